@@ -1,0 +1,461 @@
+# Kernels of sepconv: fused depthwise + pointwise 1-D convolution.
+#
+# Design
+# ======
+# What is computed.  For input x with C channels, a depthwise kernel of K
+# taps and depth multiplier M, and a pointwise matrix (C*M, F):
+#     D[t, j] = sum_k x[t*stride + k*dilation - pad_left, c] * dw[k, c, m]
+#     y[t, f] = act(bias[f] + sum_j D[t, j] * pw[j, f])
+# with j = c*M + m in Keras's numbering.  Taps that fall outside the input
+# are skipped by the loop bounds: there is no padded copy of x, and no
+# full-size D is ever formed.
+#
+# Layout of the packed weights (made once per set of weights by
+# sepconv.functional.pack_weights).  Inside the kernels the depthwise
+# channel index is permuted to jp = m*C + c so that, for channels_last
+# input, the depthwise loop over c reads x and the weights contiguously; the
+# pointwise rows are permuted the same way when packed, so the permutation
+# costs nothing at run time.
+#   [ depthwise (K, C*M) | pointwise panels | bias padded ]
+# The pointwise panels are the B (channels_last) or A (channels_first)
+# operand of a small matrix product, cut into the strips the micro-kernel
+# reads contiguously: (F/NR, C*M, NR) or (F/MR, C*M, MR), zero padded.
+#
+# Work split and loop order.  A work item is one (batch, tile of T output
+# steps).  For each item a thread
+#   1. computes the depthwise tile D (T x C*M) into its own scratch,
+#      zeroing rows past the end of the sequence;
+#   2. multiplies it by the packed pointwise matrix with an MR x NR
+#      register-blocked micro-kernel, KC inputs at a time (KC keeps a B
+#      strip in L1; C*M up to KC is one block), into a per-thread tile C;
+#   3. adds the bias, applies a fused activation and writes the valid part
+#      of the tile straight into y.
+#   channels_last  (y[t, f]): rows of the product are steps, columns filters;
+#       D is stored [t][jp], the pointwise strips are (C*M, NR).
+#   channels_first (y[f, t]): rows are filters, columns steps;
+#       D is stored [jp][t] (steps contiguous, which is also the order the
+#       depthwise loop produces them in for this layout), the pointwise
+#       strips are (C*M, MR).
+# One micro-kernel serves both: acc[i][j] += A[i, k] * B[k, j] with B
+# contiguous in j.  MR and NR are compile-time constants per instruction-set
+# level (the same source is compiled once per level), so the compiler keeps
+# the MR x NR accumulators in vector registers.
+#
+# Parallelism.  One OpenMP prange over work items, static schedule, the GIL
+# released for the whole call, scratch allocated per thread inside the
+# parallel block.  Each output value is computed by exactly one thread with
+# a summation order that depends on neither the tile size nor the thread
+# count (taps in order, inputs j in order), so results are bitwise identical
+# for any number of threads.
+#
+# Everything here trusts its arguments: shapes, strides, dtypes and sizes are
+# validated in sepconv.functional before a kernel runs.
+
+cimport cython
+from cython.parallel cimport prange, parallel
+from libc.stdlib cimport malloc, free
+from libc.stdint cimport uintptr_t
+from libc.math cimport exp, expm1, tanh, fabs
+
+cdef extern from *:
+    """
+    #ifdef _OPENMP
+    #include <omp.h>
+    #define SEPCONV_OPENMP 1
+    #else
+    static int omp_get_max_threads(void) { return 1; }
+    #define SEPCONV_OPENMP 0
+    #endif
+
+    /* Register blocking per instruction-set level: NR is two vectors wide,
+       MR rows keep 2*MR accumulators plus the B vectors in registers. */
+    #if defined(__AVX512F__)
+    #define SEPCONV_ISA "avx512"
+    #define SEPCONV_VEC_BYTES 64
+    #define SEPCONV_MR 8
+    #elif defined(__AVX2__) && defined(__FMA__)
+    #define SEPCONV_ISA "avx2"
+    #define SEPCONV_VEC_BYTES 32
+    #define SEPCONV_MR 6
+    #else
+    #define SEPCONV_ISA "baseline"
+    #define SEPCONV_VEC_BYTES 16
+    #define SEPCONV_MR 6
+    #endif
+    #define SEPCONV_NR_F32 (2 * SEPCONV_VEC_BYTES / 4)
+    #define SEPCONV_NR_F64 (2 * SEPCONV_VEC_BYTES / 8)
+    #define SEPCONV_NR_MAX SEPCONV_NR_F32
+    #define SEPCONV_KC 256
+    """
+    int omp_get_max_threads() noexcept nogil
+    const int SEPCONV_OPENMP
+    const char* SEPCONV_ISA
+    enum: SEPCONV_MR
+    enum: SEPCONV_NR_F32
+    enum: SEPCONV_NR_F64
+    enum: SEPCONV_NR_MAX
+    enum: SEPCONV_KC
+    enum: SEPCONV_VEC_BYTES
+
+ctypedef fused floating:
+    float
+    double
+
+ISA = SEPCONV_ISA.decode("ascii")
+OPENMP = bool(SEPCONV_OPENMP)
+MR = SEPCONV_MR
+NR = {"float32": SEPCONV_NR_F32, "float64": SEPCONV_NR_F64}
+KC = SEPCONV_KC
+ALIGN = SEPCONV_VEC_BYTES
+
+# Activations applied inside the epilogue; anything else is applied by the
+# Python side after the kernel.  Keras's default parameters.
+FUSED_ACTIVATIONS = {
+    "linear": 0, "relu": 1, "relu6": 2, "leaky_relu": 3, "sigmoid": 4,
+    "tanh": 5, "silu": 6, "hard_sigmoid": 7, "hard_silu": 8, "elu": 9,
+}
+cdef enum:
+    ACT_LINEAR = 0
+    ACT_RELU = 1
+    ACT_RELU6 = 2
+    ACT_LEAKY_RELU = 3
+    ACT_SIGMOID = 4
+    ACT_TANH = 5
+    ACT_SILU = 6
+    ACT_HARD_SIGMOID = 7
+    ACT_HARD_SILU = 8
+    ACT_ELU = 9
+
+
+def max_threads():
+    """OpenMP's current max thread count (threadpoolctl changes it)."""
+    return omp_get_max_threads()
+
+
+cdef inline void* _align64(void* raw) noexcept nogil:
+    # Scratch starts on a cache line: raw comes from malloc(nbytes + 64).
+    if raw == NULL:
+        return NULL
+    return <void*>((<uintptr_t>raw + 63) & ~(<uintptr_t>63))
+
+
+# --------------------------------------------------------------------------
+# Epilogue: bias then activation, on one contiguous row of the output.
+# The switch is outside the loops so that each loop is a simple vectorisable
+# body.
+# --------------------------------------------------------------------------
+cdef inline void _activate(floating* row, Py_ssize_t n, int code) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef floating v, zero = 0, one = 1, six = 6
+    if code == ACT_LINEAR:
+        return
+    elif code == ACT_RELU:
+        for i in range(n):
+            v = row[i]
+            row[i] = zero if v < zero else v
+    elif code == ACT_RELU6:
+        for i in range(n):
+            v = row[i]
+            v = zero if v < zero else v
+            row[i] = six if v > six else v
+    elif code == ACT_LEAKY_RELU:
+        for i in range(n):
+            v = row[i]
+            row[i] = <floating>0.2 * v if v < zero else v
+    elif code == ACT_SIGMOID:
+        for i in range(n):
+            row[i] = one / (one + <floating>exp(-row[i]))
+    elif code == ACT_TANH:
+        for i in range(n):
+            row[i] = <floating>tanh(row[i])
+    elif code == ACT_SILU:
+        for i in range(n):
+            v = row[i]
+            row[i] = v / (one + <floating>exp(-v))
+    elif code == ACT_HARD_SIGMOID or code == ACT_HARD_SILU:
+        for i in range(n):
+            v = row[i] / six + <floating>0.5
+            v = zero if v < zero else v
+            v = one if v > one else v
+            row[i] = v * row[i] if code == ACT_HARD_SILU else v
+    elif code == ACT_ELU:
+        for i in range(n):
+            v = row[i]
+            row[i] = <floating>expm1(v) if v < zero else v
+
+
+cdef inline void _store_row(floating* dst, const floating* src, Py_ssize_t n,
+                            const floating* bias, Py_ssize_t bias_step,
+                            int use_bias, int code) noexcept nogil:
+    # dst[i] = act(src[i] + bias[i * bias_step]); bias_step is 1 along
+    # filters (channels_last) or 0 (channels_first: one filter per row).
+    cdef Py_ssize_t i
+    cdef floating b
+    if not use_bias:
+        for i in range(n):
+            dst[i] = src[i]
+    elif bias_step == 0:
+        b = bias[0]
+        for i in range(n):
+            dst[i] = src[i] + b
+    else:
+        for i in range(n):
+            dst[i] = src[i] + bias[i]
+    _activate(dst, n, code)
+
+
+# --------------------------------------------------------------------------
+# Micro-kernel: C[MR x nr] (+)= A[MR x kc] * B[kc x nr], B rows contiguous.
+# A element (i, k) is at a[i * a_row + k * a_col].  ``first`` starts from
+# zero, otherwise from the partial sums already in C (the next KC block), so
+# the summation order over k is the same whatever the blocking.
+# --------------------------------------------------------------------------
+cdef inline void _micro_kernel(Py_ssize_t kc,
+                               const floating* a, Py_ssize_t a_row, Py_ssize_t a_col,
+                               const floating* b, Py_ssize_t b_row,
+                               floating* c, Py_ssize_t c_row,
+                               bint first) noexcept nogil:
+    cdef floating acc[SEPCONV_MR][SEPCONV_NR_MAX]
+    cdef floating a_ik
+    cdef Py_ssize_t i, j, k
+    cdef int nr
+    if floating is float:
+        nr = SEPCONV_NR_F32
+    else:
+        nr = SEPCONV_NR_F64
+    if first:
+        for i in range(SEPCONV_MR):
+            for j in range(nr):
+                acc[i][j] = 0
+    else:
+        for i in range(SEPCONV_MR):
+            for j in range(nr):
+                acc[i][j] = c[i * c_row + j]
+    for k in range(kc):
+        for i in range(SEPCONV_MR):
+            a_ik = a[i * a_row + k * a_col]
+            for j in range(nr):
+                acc[i][j] += a_ik * b[k * b_row + j]
+    for i in range(SEPCONV_MR):
+        for j in range(nr):
+            c[i * c_row + j] = acc[i][j]
+
+
+# --------------------------------------------------------------------------
+# Depthwise tiles.
+# --------------------------------------------------------------------------
+cdef inline void _tap_range(Py_ssize_t t0, Py_ssize_t t1, Py_ssize_t offset,
+                            Py_ssize_t stride, Py_ssize_t steps,
+                            Py_ssize_t* lo, Py_ssize_t* hi) noexcept nogil:
+    # Steps t in [t0, t1) whose tap position t*stride + offset is inside
+    # [0, steps).  offset = k*dilation - pad_left may be negative.
+    cdef Py_ssize_t first = 0, last
+    if offset < 0:
+        first = (-offset + stride - 1) // stride
+    if steps - 1 - offset < 0:
+        last = 0
+    else:
+        last = (steps - 1 - offset) // stride + 1
+    lo[0] = t0 if first < t0 else first
+    hi[0] = t1 if last > t1 else last
+    if hi[0] < lo[0]:
+        hi[0] = lo[0]
+
+
+cdef void _depthwise_steps_major(const floating* x, Py_ssize_t steps, Py_ssize_t channels,
+                                 const floating* dw, Py_ssize_t taps, Py_ssize_t mult,
+                                 Py_ssize_t stride, Py_ssize_t dilation, Py_ssize_t pad_left,
+                                 Py_ssize_t t0, Py_ssize_t rows, Py_ssize_t rows_valid,
+                                 floating* d, Py_ssize_t ld) noexcept nogil:
+    # channels_last: x is (steps, channels); d[r, m*C + c] for r < rows.
+    cdef Py_ssize_t r, k, m, ch, pos, width = channels * mult
+    cdef floating* drow
+    cdef const floating* xrow
+    cdef const floating* wrow
+    for r in range(rows):
+        drow = d + r * ld
+        for ch in range(width):
+            drow[ch] = 0
+        if r >= rows_valid:
+            continue
+        for k in range(taps):
+            pos = (t0 + r) * stride + k * dilation - pad_left
+            if pos < 0 or pos >= steps:
+                continue
+            xrow = x + pos * channels
+            for m in range(mult):
+                wrow = dw + k * width + m * channels
+                for ch in range(channels):
+                    drow[m * channels + ch] += xrow[ch] * wrow[ch]
+
+
+cdef void _depthwise_channels_major(const floating* x, Py_ssize_t steps, Py_ssize_t channels,
+                                    const floating* dw, Py_ssize_t taps, Py_ssize_t mult,
+                                    Py_ssize_t stride, Py_ssize_t dilation, Py_ssize_t pad_left,
+                                    Py_ssize_t t0, Py_ssize_t cols, Py_ssize_t cols_valid,
+                                    floating* d, Py_ssize_t ld) noexcept nogil:
+    # channels_first: x is (channels, steps); d[m*C + c, r] for r < cols.
+    cdef Py_ssize_t r, k, m, ch, jp, lo, hi, base, width = channels * mult
+    cdef floating w
+    cdef floating* drow
+    cdef const floating* xrow
+    for m in range(mult):
+        for ch in range(channels):
+            jp = m * channels + ch
+            drow = d + jp * ld
+            for r in range(cols):
+                drow[r] = 0
+            xrow = x + ch * steps
+            for k in range(taps):
+                w = dw[k * width + jp]
+                _tap_range(t0, t0 + cols_valid, k * dilation - pad_left, stride, steps, &lo, &hi)
+                base = k * dilation - pad_left
+                if stride == 1:
+                    for r in range(lo, hi):
+                        drow[r - t0] += xrow[r + base] * w
+                else:
+                    for r in range(lo, hi):
+                        drow[r - t0] += xrow[r * stride + base] * w
+
+
+# --------------------------------------------------------------------------
+# One work item: (batch b, tile of output steps starting at t0).
+# --------------------------------------------------------------------------
+cdef void _tile_channels_last(const floating* x, Py_ssize_t steps, Py_ssize_t channels,
+                              const floating* packed, Py_ssize_t taps, Py_ssize_t mult,
+                              Py_ssize_t filters, bint use_bias, int act,
+                              Py_ssize_t stride, Py_ssize_t dilation, Py_ssize_t pad_left,
+                              Py_ssize_t t0, Py_ssize_t tile, Py_ssize_t valid,
+                              floating* y, floating* d, floating* ctile) noexcept nogil:
+    cdef Py_ssize_t width = channels * mult
+    cdef Py_ssize_t nr = SEPCONV_NR_F32 if floating is float else SEPCONV_NR_F64
+    cdef Py_ssize_t panels = (filters + nr - 1) // nr
+    cdef Py_ssize_t filters_pad = panels * nr
+    cdef const floating* pw = packed + taps * width
+    cdef const floating* bias = pw + panels * width * nr
+    cdef Py_ssize_t ld = width
+    cdef Py_ssize_t p, rb, kb, kc, r, blk
+    _depthwise_steps_major(x, steps, channels, packed, taps, mult, stride, dilation,
+                           pad_left, t0, tile, valid, d, ld)
+    for blk in range((width + SEPCONV_KC - 1) // SEPCONV_KC):
+        kb = blk * SEPCONV_KC
+        kc = width - kb if width - kb < SEPCONV_KC else SEPCONV_KC
+        for p in range(panels):
+            for r in range(tile // SEPCONV_MR):
+                rb = r * SEPCONV_MR
+                _micro_kernel(kc, d + rb * ld + kb, ld, 1,
+                              pw + (p * width + kb) * nr, nr,
+                              ctile + rb * filters_pad + p * nr, filters_pad, kb == 0)
+    for r in range(valid):
+        _store_row(y + (t0 + r) * filters, ctile + r * filters_pad, filters,
+                   bias, 1, use_bias, act)
+
+
+cdef void _tile_channels_first(const floating* x, Py_ssize_t steps, Py_ssize_t channels,
+                               const floating* packed, Py_ssize_t taps, Py_ssize_t mult,
+                               Py_ssize_t filters, bint use_bias, int act,
+                               Py_ssize_t stride, Py_ssize_t dilation, Py_ssize_t pad_left,
+                               Py_ssize_t t0, Py_ssize_t tile, Py_ssize_t valid,
+                               Py_ssize_t out_steps,
+                               floating* y, floating* d, floating* ctile) noexcept nogil:
+    cdef Py_ssize_t width = channels * mult
+    cdef Py_ssize_t nr = SEPCONV_NR_F32 if floating is float else SEPCONV_NR_F64
+    cdef Py_ssize_t panels = (filters + SEPCONV_MR - 1) // SEPCONV_MR
+    cdef const floating* pw = packed + taps * width
+    cdef const floating* bias = pw + panels * width * SEPCONV_MR
+    cdef Py_ssize_t ld = tile
+    cdef Py_ssize_t p, cb, kb, kc, f, blk, col
+    _depthwise_channels_major(x, steps, channels, packed, taps, mult, stride, dilation,
+                              pad_left, t0, tile, valid, d, ld)
+    for blk in range((width + SEPCONV_KC - 1) // SEPCONV_KC):
+        kb = blk * SEPCONV_KC
+        kc = width - kb if width - kb < SEPCONV_KC else SEPCONV_KC
+        for col in range(tile // nr):
+            cb = col * nr
+            for p in range(panels):
+                _micro_kernel(kc, pw + (p * width + kb) * SEPCONV_MR, 1, SEPCONV_MR,
+                              d + kb * ld + cb, ld,
+                              ctile + p * SEPCONV_MR * tile + cb, tile, kb == 0)
+    for f in range(filters):
+        _store_row(y + f * out_steps + t0, ctile + f * tile, valid,
+                   bias + f, 0, use_bias, act)
+
+
+# --------------------------------------------------------------------------
+# Entry point.
+# --------------------------------------------------------------------------
+def forward(const floating[:, :, ::1] x, const floating[::1] packed,
+            floating[:, :, ::1] y, bint channels_first,
+            Py_ssize_t taps, Py_ssize_t mult, Py_ssize_t filters, bint use_bias,
+            int act, Py_ssize_t stride, Py_ssize_t dilation, Py_ssize_t pad_left,
+            Py_ssize_t tile, int num_threads):
+    """y = act(pointwise(depthwise(x)) + bias) for one batch of inputs.
+
+    x: (batch, steps, channels) or (batch, channels, steps), C-contiguous.
+    packed: weights from sepconv.functional.pack_weights for this level.
+    y: preallocated output, C-contiguous, same layout as x.
+    tile: output steps per work item (a multiple of MR for channels_last,
+    of NR for channels_first).  Arguments are not checked here.
+    """
+    cdef Py_ssize_t batch = x.shape[0]
+    cdef Py_ssize_t steps = x.shape[2] if channels_first else x.shape[1]
+    cdef Py_ssize_t channels = x.shape[1] if channels_first else x.shape[2]
+    cdef Py_ssize_t out_steps = y.shape[2] if channels_first else y.shape[1]
+    cdef Py_ssize_t width = channels * mult
+    cdef Py_ssize_t nr = SEPCONV_NR_F32 if floating is float else SEPCONV_NR_F64
+    cdef Py_ssize_t tiles = (out_steps + tile - 1) // tile
+    cdef Py_ssize_t items = batch * tiles
+    cdef Py_ssize_t d_size, c_size, item, b, t0, valid
+    cdef floating* d
+    cdef floating* ctile
+    cdef void* d_raw
+    cdef void* c_raw
+    cdef int failed = 0
+    cdef int* failed_flag = &failed
+    if items == 0:
+        return
+    if channels_first:
+        d_size = width * tile
+        c_size = ((filters + SEPCONV_MR - 1) // SEPCONV_MR) * SEPCONV_MR * tile
+    else:
+        d_size = tile * width
+        c_size = tile * ((filters + nr - 1) // nr) * nr
+    if num_threads > items:
+        num_threads = <int>items
+    if num_threads < 1:
+        num_threads = 1
+    cdef const floating* xp = &x[0, 0, 0]
+    cdef floating* yp = &y[0, 0, 0]
+    cdef Py_ssize_t x_batch = x.shape[1] * x.shape[2]
+    cdef Py_ssize_t y_batch = y.shape[1] * y.shape[2]
+    cdef const floating* pp = &packed[0]
+
+    # Every thread enters the prange (an OpenMP work-sharing loop must be
+    # met by all threads); one whose scratch could not be allocated only
+    # raises the flag.
+    with nogil, parallel(num_threads=num_threads):
+        d_raw = malloc(d_size * sizeof(floating) + 64)
+        c_raw = malloc(c_size * sizeof(floating) + 64)
+        d = <floating*>_align64(d_raw)
+        ctile = <floating*>_align64(c_raw)
+        for item in prange(items, schedule="static"):
+            if d == NULL or ctile == NULL:
+                failed_flag[0] = 1
+                continue
+            b = item // tiles
+            t0 = (item % tiles) * tile
+            valid = out_steps - t0 if out_steps - t0 < tile else tile
+            if channels_first:
+                _tile_channels_first(xp + b * x_batch, steps, channels, pp, taps,
+                                     mult, filters, use_bias, act, stride, dilation,
+                                     pad_left, t0, tile, valid, out_steps,
+                                     yp + b * y_batch, d, ctile)
+            else:
+                _tile_channels_last(xp + b * x_batch, steps, channels, pp, taps,
+                                    mult, filters, use_bias, act, stride, dilation,
+                                    pad_left, t0, tile, valid,
+                                    yp + b * y_batch, d, ctile)
+        free(d_raw)
+        free(c_raw)
+    if failed:
+        raise MemoryError("sepconv: could not allocate the per-thread scratch tiles")

@@ -1,0 +1,100 @@
+"""Argument normalisation and the output-length rule, in one place.
+
+Every part of sepconv that needs the output length or the left padding (the
+layer, the functional form, the tests' reference) calls :func:`conv_geometry`,
+so the rule is written once.
+"""
+
+from __future__ import annotations
+
+import numbers
+import operator
+
+__all__ = ["normalize_int", "normalize_tuple", "normalize_padding",
+           "normalize_data_format", "conv_geometry", "Geometry"]
+
+
+def normalize_int(value, name, minimum=1):
+    """An integer argument >= ``minimum``; bools and floats are rejected."""
+    if isinstance(value, (bool,)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"Argument `{name}` must be an integer, received {name}={value!r} "
+                        f"of type {type(value).__name__}.")
+    value = operator.index(value)
+    if value < minimum:
+        raise ValueError(f"Argument `{name}` must be >= {minimum}, received {name}={value!r}.")
+    return value
+
+
+def normalize_tuple(value, name):
+    """Keras's int-or-1-tuple arguments (kernel_size, strides, dilation_rate) -> int > 0."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 1:
+            raise ValueError(f"Argument `{name}` must be an int or a tuple/list of 1 int, "
+                             f"received {name}={value!r}.")
+        item = value[0]
+    else:
+        item = value
+    try:
+        return normalize_int(item, name)
+    except TypeError:
+        raise TypeError(f"Argument `{name}` must be an int or a tuple/list of 1 int, "
+                        f"received {name}={value!r}.") from None
+    except ValueError:
+        raise ValueError(f"Argument `{name}` must be > 0, received {name}={value!r}.") from None
+
+
+def normalize_padding(value):
+    """'valid' or 'same', case-insensitive."""
+    if not isinstance(value, str):
+        raise ValueError(f"Argument `padding` must be 'valid' or 'same' (a string), "
+                         f"received padding={value!r} of type {type(value).__name__}.")
+    lowered = value.lower()
+    if lowered not in ("valid", "same"):
+        raise ValueError(f"Argument `padding` must be 'valid' or 'same' (case-insensitive), "
+                         f"received padding={value!r}.")
+    return lowered
+
+
+def normalize_data_format(value):
+    """'channels_last' or 'channels_first'; None reads sepconv.config."""
+    if value is None:
+        from . import config
+        return config.image_data_format()
+    if not isinstance(value, str) or value.lower() not in ("channels_last", "channels_first"):
+        raise ValueError(f"Argument `data_format` must be 'channels_last' or "
+                         f"'channels_first', received data_format={value!r}.")
+    return value.lower()
+
+
+class Geometry(tuple):
+    """(out_steps, pad_left) of a 1-D convolution."""
+
+    __slots__ = ()
+
+    def __new__(cls, out_steps, pad_left):
+        return tuple.__new__(cls, (out_steps, pad_left))
+
+    out_steps = property(operator.itemgetter(0))
+    pad_left = property(operator.itemgetter(1))
+
+
+def conv_geometry(steps, kernel_size, strides, dilation_rate, padding):
+    """Output length and left padding, Keras's rule.
+
+    'same':  out = ceil(steps / strides); the total padding
+             max((out - 1) * strides + (kernel_size - 1) * dilation_rate + 1 - steps, 0)
+             is split with the smaller half on the left.
+    'valid': out = floor((steps - (kernel_size - 1) * dilation_rate - 1) / strides) + 1,
+             and a ValueError when the steps are shorter than the dilated kernel.
+    """
+    span = (kernel_size - 1) * dilation_rate + 1
+    if padding == "same":
+        out_steps = -(-steps // strides)
+        total = max((out_steps - 1) * strides + span - steps, 0)
+        return Geometry(out_steps, total // 2)
+    if steps < span:
+        raise ValueError(
+            f"Computed output size would be zero or negative: received steps={steps} "
+            f"with kernel_size={kernel_size}, dilation_rate={dilation_rate} (a dilated "
+            f"kernel of {span} steps), strides={strides} and padding='valid'.")
+    return Geometry((steps - span) // strides + 1, 0)
