@@ -1,1 +1,16 @@
-"""sepconv: Keras's SeparableConv1D as a Cython + OpenMP kernel (placeholder, filled in by the layer work)."""
+"""sepconv: Keras 3's SeparableConv1D as a Cython extension with OpenMP and SIMD kernels.
+
+>>> import numpy as np, sepconv
+>>> layer = sepconv.SeparableConv1D(3, 4, 3, "same", activation="relu")
+>>> layer(np.random.rand(4, 10, 12)).shape
+(4, 4, 3)
+"""
+
+from . import activations, config, constraints, initializers, regularizers
+from ._version import __version__
+from .functional import separable_conv1d
+from .info import show_config
+from .layer import SeparableConv1D
+
+__all__ = ["SeparableConv1D", "separable_conv1d", "show_config", "activations",
+           "config", "constraints", "initializers", "regularizers", "__version__"]

@@ -1,0 +1,69 @@
+"""``show_config()``: how this sepconv was built and what it runs on."""
+
+from __future__ import annotations
+
+import platform
+import sys
+
+import numpy as np
+
+from . import dispatch, functional
+from ._version import __version__
+
+__all__ = ["show_config", "config_info"]
+
+
+def _build_info():
+    try:
+        from ._build_info import BUILD_INFO
+    except ImportError:
+        return {}
+    return dict(BUILD_INFO)
+
+
+def config_info():
+    """The facts show_config prints, as a dict."""
+    kernels = functional.kernel_module()
+    build = _build_info()
+    level = functional.isa_level()
+    features = dispatch.cpu_features()
+    return {
+        "version": __version__,
+        "python": sys.version.split()[0],
+        "numpy": np.__version__,
+        "machine": platform.machine(),
+        "isa": {
+            "selected": level,
+            "available": list(dispatch.available_levels()),
+            "cpu_supports": list(dispatch.supported_levels(features)),
+        },
+        "kernel": {"MR": kernels.MR, "NR": dict(kernels.NR), "KC": kernels.KC},
+        "openmp": bool(kernels.OPENMP),
+        "threads": int(kernels.max_threads()),
+        "build": build,
+    }
+
+
+def show_config(file=None):
+    """Print the version, ISA levels, OpenMP, threads, compiler and flags."""
+    info = config_info()
+    out = file or sys.stdout
+    print(f"sepconv {info['version']} (Python {info['python']}, NumPy {info['numpy']}, "
+          f"{info['machine']})", file=out)
+    isa = info["isa"]
+    print(f"  ISA level     : {isa['selected']} (built and supported: "
+          f"{', '.join(isa['available'])}; CPU supports: {', '.join(isa['cpu_supports'])})",
+          file=out)
+    kernel = info["kernel"]
+    print(f"  micro-kernel  : MR={kernel['MR']}, NR={kernel['NR']}, KC={kernel['KC']}",
+          file=out)
+    print(f"  OpenMP        : {'on' if info['openmp'] else 'off'}, "
+          f"{info['threads']} thread(s) by default", file=out)
+    build = info["build"]
+    if build:
+        print(f"  compiler      : {build.get('compiler', '?')}", file=out)
+        for level, flags in build.get("levels", {}).items():
+            print(f"  flags {level:<8}: {flags}", file=out)
+        if build.get("debug"):
+            print(f"  debug build   : sanitizers {'on' if build.get('sanitizers') else 'off'}",
+                  file=out)

@@ -1,0 +1,399 @@
+"""``SeparableConv1D``: Keras 3's layer, its arguments, weights and config.
+
+The layer owns its weights as NumPy arrays and a cache of the same weights
+packed for the kernel; the arrays it hands out are read-only so the cache can
+never go stale behind its back: weights change through ``set_weights``,
+``apply_constraints`` or the optimizers, all of which repack.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+
+import numpy as np
+
+from . import activations, constraints, functional, initializers, regularizers
+from .conv_utils import (conv_geometry, normalize_data_format, normalize_int,
+                         normalize_padding, normalize_tuple)
+
+__all__ = ["SeparableConv1D"]
+
+_LAYER_KWARGS = ("name", "dtype", "trainable", "input_shape", "batch_input_shape",
+                 "input_dim", "batch_size")
+_SUPPORTED_DTYPES = ("float32", "float64")
+_name_counter = itertools.count()
+_name_lock = threading.Lock()
+
+
+def _default_name():
+    with _name_lock:
+        index = next(_name_counter)
+    return "separable_conv1d" if index == 0 else f"separable_conv1d_{index}"
+
+
+def _normalize_dtype(dtype):
+    """float32 (default) or float64, from a name, numpy dtype or Keras DTypePolicy dict."""
+    if dtype is None:
+        return np.dtype(np.float32)
+    value = dtype
+    if isinstance(dtype, dict):
+        value = (dtype.get("config") or {}).get("name", dtype.get("name"))
+    elif hasattr(dtype, "name") and not isinstance(dtype, (str, np.dtype, type)):
+        value = dtype.name  # a DTypePolicy-like object
+    try:
+        resolved = np.dtype(value)
+    except TypeError:
+        resolved = None
+    if resolved is None or resolved.name not in _SUPPORTED_DTYPES:
+        raise ValueError(f"Argument `dtype` must be 'float32' or 'float64', received "
+                         f"dtype={dtype!r}.")
+    return resolved
+
+
+class SeparableConv1D:
+    """Depthwise separable 1-D convolution, with Keras 3's arguments and semantics.
+
+    A depthwise convolution of each input channel with ``depth_multiplier``
+    filters of ``kernel_size`` taps, then a pointwise (1x1) convolution into
+    ``filters`` channels, then the bias and the activation.
+
+    Weights (Keras's shapes and order): ``depthwise_kernel`` (kernel_size,
+    in_channels, depth_multiplier), ``pointwise_kernel`` (1, in_channels *
+    depth_multiplier, filters), ``bias`` (filters,).
+
+    Extra keyword arguments: ``name``, ``dtype`` ('float32' default or
+    'float64', or a Keras DTypePolicy config), ``trainable``; ``input_shape``
+    / ``batch_input_shape`` build the layer at once.
+    """
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
+                 dilation_rate=1, depth_multiplier=1, activation=None, use_bias=True,
+                 depthwise_initializer="glorot_uniform",
+                 pointwise_initializer="glorot_uniform", bias_initializer="zeros",
+                 depthwise_regularizer=None, pointwise_regularizer=None,
+                 bias_regularizer=None, activity_regularizer=None,
+                 depthwise_constraint=None, pointwise_constraint=None,
+                 bias_constraint=None, **kwargs):
+        unknown = sorted(set(kwargs) - set(_LAYER_KWARGS))
+        if unknown:
+            raise TypeError(f"SeparableConv1D got an unexpected keyword argument "
+                            f"{unknown[0]!r} (received {unknown[0]}={kwargs[unknown[0]]!r}).")
+        self.filters = normalize_int(filters, "filters")
+        self.kernel_size = (normalize_tuple(kernel_size, "kernel_size"),)
+        self.strides = (normalize_tuple(strides, "strides"),)
+        self.padding = normalize_padding(padding)
+        self.data_format = normalize_data_format(data_format)
+        self.dilation_rate = (normalize_tuple(dilation_rate, "dilation_rate"),)
+        self.depth_multiplier = normalize_int(depth_multiplier, "depth_multiplier")
+        self.activation = activations.get(activation)
+        if not isinstance(use_bias, (bool, np.bool_)):
+            raise TypeError(f"Argument `use_bias` must be a bool, received "
+                            f"use_bias={use_bias!r}.")
+        self.use_bias = bool(use_bias)
+        self.depthwise_initializer = self._get(initializers, depthwise_initializer,
+                                               "depthwise_initializer", required=True)
+        self.pointwise_initializer = self._get(initializers, pointwise_initializer,
+                                               "pointwise_initializer", required=True)
+        self.bias_initializer = self._get(initializers, bias_initializer,
+                                          "bias_initializer", required=True)
+        self.depthwise_regularizer = self._get(regularizers, depthwise_regularizer,
+                                               "depthwise_regularizer")
+        self.pointwise_regularizer = self._get(regularizers, pointwise_regularizer,
+                                               "pointwise_regularizer")
+        self.bias_regularizer = self._get(regularizers, bias_regularizer, "bias_regularizer")
+        self.activity_regularizer = self._get(regularizers, activity_regularizer,
+                                              "activity_regularizer")
+        self.depthwise_constraint = self._get(constraints, depthwise_constraint,
+                                              "depthwise_constraint")
+        self.pointwise_constraint = self._get(constraints, pointwise_constraint,
+                                              "pointwise_constraint")
+        self.bias_constraint = self._get(constraints, bias_constraint, "bias_constraint")
+
+        name = kwargs.get("name")
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"Argument `name` must be a string, received name={name!r}.")
+        self.name = name or _default_name()
+        self.dtype = _normalize_dtype(kwargs.get("dtype")).name
+        trainable = kwargs.get("trainable", True)
+        if not isinstance(trainable, (bool, np.bool_)):
+            raise TypeError(f"Argument `trainable` must be a bool, received "
+                            f"trainable={trainable!r}.")
+        self.trainable = bool(trainable)
+
+        self._weights = None        # (depthwise, pointwise, bias or None), read-only
+        self._packed = None         # (kernel module, packed array)
+        self._plans = {}            # input shape -> (out shape, pad_left)
+        self._activity_loss = None
+        self._fused_code = functional.resolve_activation(self.activation)[1]
+        self.input_channels = None
+        shape = kwargs.get("batch_input_shape") or kwargs.get("input_shape")
+        if shape is not None:
+            shape = tuple(shape)
+            self.build(shape if kwargs.get("batch_input_shape") else (None,) + shape)
+
+    @staticmethod
+    def _get(module, identifier, argument, required=False):
+        if identifier is None and required:
+            raise ValueError(f"Argument `{argument}` must not be None.")
+        try:
+            return module.get(identifier)
+        except (ValueError, TypeError) as exc:
+            text = str(exc)
+            message = text if argument in text else f"Invalid `{argument}`: {text}"
+            raise type(exc)(message) from None
+
+    # ------------------------------------------------------------------ weights
+    @property
+    def built(self):
+        return self._weights is not None
+
+    def _channel_axis(self):
+        return 1 if self.data_format == "channels_first" else -1
+
+    def build(self, input_shape):
+        """Create the weights for inputs of ``input_shape`` (batch, steps, channels)."""
+        shape = tuple(input_shape)
+        if len(shape) != 3:
+            raise ValueError(f"Argument `input_shape` must have 3 entries (batch, steps, "
+                             f"channels), received input_shape={input_shape!r}.")
+        channels = shape[self._channel_axis()]
+        if channels is None:
+            raise ValueError(f"The channel dimension of `input_shape` must be known, "
+                             f"received input_shape={input_shape!r}.")
+        channels = normalize_int(channels, "input channels")
+        steps = shape[2] if self.data_format == "channels_first" else shape[1]
+        if steps is not None:
+            conv_geometry(normalize_int(steps, "input steps"), self.kernel_size[0],
+                          self.strides[0], self.dilation_rate[0], self.padding)
+        taps, mult = self.kernel_size[0], self.depth_multiplier
+        depthwise = self.depthwise_initializer((taps, channels, mult), dtype=self.dtype)
+        pointwise = self.pointwise_initializer((1, channels * mult, self.filters),
+                                               dtype=self.dtype)
+        bias = (self.bias_initializer((self.filters,), dtype=self.dtype)
+                if self.use_bias else None)
+        self._assign(channels, depthwise, pointwise, bias)
+
+    def _assign(self, channels, depthwise, pointwise, bias):
+        """Install validated weights (all or nothing) and invalidate the cache."""
+        arrays = []
+        for array in (depthwise, pointwise, bias):
+            if array is None:
+                arrays.append(None)
+                continue
+            array = np.array(array, dtype=self.dtype, order="C", copy=True)
+            array.flags.writeable = False
+            arrays.append(array)
+        self._weights = tuple(arrays)
+        self.input_channels = channels
+        self._packed = None
+        self._plans = {}
+
+    def _expected_shapes(self, channels):
+        shapes = [(self.kernel_size[0], channels, self.depth_multiplier),
+                  (1, channels * self.depth_multiplier, self.filters)]
+        if self.use_bias:
+            shapes.append((self.filters,))
+        return shapes
+
+    @property
+    def depthwise_kernel(self):
+        return self._weights[0] if self.built else None
+
+    @property
+    def pointwise_kernel(self):
+        return self._weights[1] if self.built else None
+
+    @property
+    def bias(self):
+        return self._weights[2] if self.built else None
+
+    @property
+    def weights(self):
+        """The weight arrays, Keras's order (read-only views; use set_weights)."""
+        if not self.built:
+            return []
+        return [w for w in self._weights if w is not None]
+
+    @property
+    def trainable_weights(self):
+        return self.weights if self.trainable else []
+
+    @property
+    def non_trainable_weights(self):
+        return [] if self.trainable else self.weights
+
+    def get_weights(self):
+        """Copies of the weights: [depthwise_kernel, pointwise_kernel(, bias)]."""
+        return [np.array(w) for w in self.weights]
+
+    def set_weights(self, weights):
+        """Replace the weights; shapes are checked and nothing changes on error.
+
+        On a layer that is not built yet, the input channel count is taken from
+        the depthwise kernel's shape.
+        """
+        if isinstance(weights, np.ndarray) or not hasattr(weights, "__len__"):
+            raise TypeError(f"Argument `weights` must be a list of arrays, received "
+                            f"{type(weights).__name__}.")
+        weights = list(weights)
+        expected_count = 3 if self.use_bias else 2
+        if len(weights) != expected_count:
+            raise ValueError(f"Argument `weights` must hold {expected_count} arrays "
+                             f"(depthwise_kernel, pointwise_kernel{', bias' if self.use_bias else ''}), "
+                             f"received {len(weights)}.")
+        arrays = [functional._real_array(w, f"weights[{i}]") for i, w in enumerate(weights)]
+        channels = self.input_channels
+        if channels is None:
+            if arrays[0].ndim != 3:
+                raise ValueError(f"weights[0] (depthwise_kernel) must be 3-D, received "
+                                 f"shape {arrays[0].shape}.")
+            channels = arrays[0].shape[1]
+        names = ("depthwise_kernel", "pointwise_kernel", "bias")
+        for i, (array, shape) in enumerate(zip(arrays, self._expected_shapes(channels))):
+            if array.shape != shape:
+                raise ValueError(f"weights[{i}] ({names[i]}) must have shape {shape}, "
+                                 f"received shape {array.shape}.")
+        self._assign(channels, arrays[0], arrays[1], arrays[2] if self.use_bias else None)
+
+    def count_params(self):
+        if not self.built:
+            raise ValueError(f"Layer {self.name!r} is not built yet: call build() or the "
+                             "layer first.")
+        return int(sum(w.size for w in self.weights))
+
+    # ------------------------------------------------------------------- shapes
+    def compute_output_shape(self, input_shape):
+        shape = tuple(input_shape)
+        if len(shape) != 3:
+            raise ValueError(f"Argument `input_shape` must have 3 entries, received "
+                             f"input_shape={input_shape!r}.")
+        channels_first = self.data_format == "channels_first"
+        steps = shape[2] if channels_first else shape[1]
+        out_steps = None
+        if steps is not None:
+            out_steps = conv_geometry(steps, self.kernel_size[0], self.strides[0],
+                                      self.dilation_rate[0], self.padding).out_steps
+        return functional.output_shape(shape[0], out_steps, self.filters, channels_first)
+
+    # --------------------------------------------------------------------- call
+    def _packed_weights(self):
+        packed = self._packed
+        if packed is None:
+            kernels = functional.kernel_module()
+            depthwise, pointwise, bias = self._weights
+            packed = (kernels, functional.pack_weights(
+                depthwise, pointwise, bias, self.data_format == "channels_first",
+                np.dtype(self.dtype), kernels))
+            self._packed = packed
+        return packed
+
+    def __call__(self, inputs, training=None, *, out=None, num_threads=None):
+        """Apply the layer to ``inputs``; builds it on the first call."""
+        x = functional._real_array(inputs, "inputs")
+        if not self.built:
+            if x.ndim != 3:
+                raise ValueError(f"Input `x` must be 3-D, received shape {x.shape}.")
+            self.build(x.shape)
+        channels_first = self.data_format == "channels_first"
+        dtype = np.dtype(self.dtype)
+        x = functional.check_input(x, dtype, self.input_channels, channels_first)
+        kernels, packed = self._packed_weights()
+        plan = self._plans.get(x.shape)
+        if plan is None:
+            steps = x.shape[2] if channels_first else x.shape[1]
+            out_steps, pad_left = conv_geometry(steps, self.kernel_size[0], self.strides[0],
+                                                self.dilation_rate[0], self.padding)
+            plan = (functional.output_shape(x.shape[0], out_steps, self.filters,
+                                            channels_first), pad_left)
+            self._plans[x.shape] = plan
+        shape, pad_left = plan
+        threads = functional.check_num_threads(num_threads, kernels)
+        if out is None:
+            out = np.empty(shape, dtype=dtype)
+        else:
+            functional.check_out(out, shape, dtype, x)
+        y = functional.run_kernel(kernels, x, packed, out, channels_first,
+                                  self.kernel_size[0], self.depth_multiplier, self.filters,
+                                  self.use_bias, self.activation, self._fused_code,
+                                  self.strides[0], self.dilation_rate[0], pad_left, threads)
+        if self.activity_regularizer is not None:
+            self._activity_loss = float(self.activity_regularizer(y))
+        return y
+
+    # ------------------------------------------------------ losses, constraints
+    @property
+    def losses(self):
+        """Weight regularization penalties, then the activity penalty of the last call."""
+        result = []
+        if self.built:
+            pairs = ((self.depthwise_regularizer, self._weights[0]),
+                     (self.pointwise_regularizer, self._weights[1]),
+                     (self.bias_regularizer, self._weights[2]))
+            result.extend(float(reg(w)) for reg, w in pairs if reg is not None and w is not None)
+        if self._activity_loss is not None:
+            result.append(self._activity_loss)
+        return result
+
+    def apply_constraints(self):
+        """Project the weights with their constraints (after an update)."""
+        if not self.built:
+            return
+        projected = []
+        for constraint, weight in zip((self.depthwise_constraint, self.pointwise_constraint,
+                                       self.bias_constraint), self._weights):
+            if constraint is None or weight is None:
+                projected.append(weight)
+            else:
+                projected.append(np.asarray(constraint(np.array(weight)), dtype=self.dtype))
+        for new, old in zip(projected, self._weights):
+            if new is not None and new.shape != old.shape:
+                raise ValueError(f"A constraint changed a weight's shape from {old.shape} "
+                                 f"to {new.shape}.")
+        self._assign(self.input_channels, *projected)
+
+    # ------------------------------------------------------------------- config
+    def get_config(self):
+        """Keras 3's config dict for this layer."""
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "dtype": {"module": "keras", "class_name": "DTypePolicy",
+                      "config": {"name": self.dtype}, "registered_name": None},
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "strides": self.strides,
+            "padding": self.padding,
+            "data_format": self.data_format,
+            "dilation_rate": self.dilation_rate,
+            "depth_multiplier": self.depth_multiplier,
+            "activation": activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "depthwise_initializer": initializers.serialize(self.depthwise_initializer),
+            "pointwise_initializer": initializers.serialize(self.pointwise_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "depthwise_regularizer": regularizers.serialize(self.depthwise_regularizer),
+            "pointwise_regularizer": regularizers.serialize(self.pointwise_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
+            "depthwise_constraint": constraints.serialize(self.depthwise_constraint),
+            "pointwise_constraint": constraints.serialize(self.pointwise_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        """A layer from a config dict (its own, or a real Keras 3 get_config())."""
+        if not isinstance(config, dict):
+            raise TypeError(f"Argument `config` must be a dict, received "
+                            f"{type(config).__name__}.")
+        return cls(**config)
+
+    def __repr__(self):
+        return (f"SeparableConv1D(name={self.name!r}, filters={self.filters}, "
+                f"kernel_size={self.kernel_size}, strides={self.strides}, "
+                f"padding={self.padding!r}, data_format={self.data_format!r}, "
+                f"dilation_rate={self.dilation_rate}, "
+                f"depth_multiplier={self.depth_multiplier}, "
+                f"activation={activations.serialize(self.activation)!r}, "
+                f"dtype={self.dtype!r})")
