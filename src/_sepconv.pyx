@@ -382,80 +382,138 @@ cdef void _tile_channels_first(const floating* x, Py_ssize_t steps, Py_ssize_t c
 
 
 # --------------------------------------------------------------------------
-# Entry point.
+# Entry points.
 # --------------------------------------------------------------------------
-def forward(const floating[:, :, ::1] x, const floating[::1] packed,
-            floating[:, :, ::1] y, bint channels_first,
-            Py_ssize_t taps, Py_ssize_t mult, Py_ssize_t filters, bint use_bias,
-            int act, Py_ssize_t stride, Py_ssize_t dilation, Py_ssize_t pad_left,
-            Py_ssize_t tile, int num_threads):
-    """y = act(pointwise(depthwise(x)) + bias) for one batch of inputs.
+cdef inline void _run_item(const floating* x, Py_ssize_t x_batch, Py_ssize_t steps,
+                           Py_ssize_t channels, const floating* packed, floating* y,
+                           Py_ssize_t y_batch, Py_ssize_t out_steps, bint channels_first,
+                           Py_ssize_t taps, Py_ssize_t mult, Py_ssize_t filters,
+                           bint use_bias, int act, Py_ssize_t stride, Py_ssize_t dilation,
+                           Py_ssize_t pad_left, Py_ssize_t tile, Py_ssize_t tiles,
+                           Py_ssize_t item, floating* d, floating* ctile) noexcept nogil:
+    cdef Py_ssize_t b = item // tiles
+    cdef Py_ssize_t t0 = (item % tiles) * tile
+    cdef Py_ssize_t valid = out_steps - t0 if out_steps - t0 < tile else tile
+    if channels_first:
+        _tile_channels_first(x + b * x_batch, steps, channels, packed, taps, mult, filters,
+                             use_bias, act, stride, dilation, pad_left, t0, tile, valid,
+                             out_steps, y + b * y_batch, d, ctile)
+    else:
+        _tile_channels_last(x + b * x_batch, steps, channels, packed, taps, mult, filters,
+                            use_bias, act, stride, dilation, pad_left, t0, tile, valid,
+                            y + b * y_batch, d, ctile)
 
-    x: (batch, steps, channels) or (batch, channels, steps), C-contiguous.
-    packed: weights from sepconv.functional.pack_weights for this level.
-    y: preallocated output, C-contiguous, same layout as x.
-    tile: output steps per work item (a multiple of MR for channels_last,
-    of NR for channels_first).  Arguments are not checked here.
-    """
-    cdef Py_ssize_t batch = x.shape[0]
-    cdef Py_ssize_t steps = x.shape[2] if channels_first else x.shape[1]
-    cdef Py_ssize_t channels = x.shape[1] if channels_first else x.shape[2]
-    cdef Py_ssize_t out_steps = y.shape[2] if channels_first else y.shape[1]
+
+cdef int _forward(const floating* x, Py_ssize_t batch, Py_ssize_t steps,
+                  Py_ssize_t channels, const floating* packed, floating* y,
+                  Py_ssize_t out_steps, bint channels_first, Py_ssize_t taps,
+                  Py_ssize_t mult, Py_ssize_t filters, bint use_bias, int act,
+                  Py_ssize_t stride, Py_ssize_t dilation, Py_ssize_t pad_left,
+                  Py_ssize_t tile, int num_threads) noexcept nogil:
+    # Returns 0, or -1 when scratch memory could not be allocated.
     cdef Py_ssize_t width = channels * mult
     cdef Py_ssize_t nr = SEPCONV_NR_F32 if floating is float else SEPCONV_NR_F64
     cdef Py_ssize_t tiles = (out_steps + tile - 1) // tile
     cdef Py_ssize_t items = batch * tiles
-    cdef Py_ssize_t d_size, c_size, item, b, t0, valid
+    cdef Py_ssize_t x_batch = steps * channels
+    cdef Py_ssize_t y_batch = out_steps * filters
+    cdef Py_ssize_t d_bytes, c_bytes, item
     cdef floating* d
     cdef floating* ctile
     cdef void* d_raw
     cdef void* c_raw
     cdef int failed = 0
     cdef int* failed_flag = &failed
-    if items == 0:
-        return
+    if items <= 0:
+        return 0
     if channels_first:
-        d_size = width * tile
-        c_size = ((filters + SEPCONV_MR - 1) // SEPCONV_MR) * SEPCONV_MR * tile
+        d_bytes = width * tile * sizeof(floating) + 64
+        c_bytes = ((filters + SEPCONV_MR - 1) // SEPCONV_MR) * SEPCONV_MR * tile * sizeof(floating) + 64
     else:
-        d_size = tile * width
-        c_size = tile * ((filters + nr - 1) // nr) * nr
+        d_bytes = tile * width * sizeof(floating) + 64
+        c_bytes = tile * ((filters + nr - 1) // nr) * nr * sizeof(floating) + 64
     if num_threads > items:
         num_threads = <int>items
-    if num_threads < 1:
-        num_threads = 1
-    cdef const floating* xp = &x[0, 0, 0]
-    cdef floating* yp = &y[0, 0, 0]
-    cdef Py_ssize_t x_batch = x.shape[1] * x.shape[2]
-    cdef Py_ssize_t y_batch = y.shape[1] * y.shape[2]
-    cdef const floating* pp = &packed[0]
-
-    # Every thread enters the prange (an OpenMP work-sharing loop must be
-    # met by all threads); one whose scratch could not be allocated only
-    # raises the flag.
-    with nogil, parallel(num_threads=num_threads):
-        d_raw = malloc(d_size * sizeof(floating) + 64)
-        c_raw = malloc(c_size * sizeof(floating) + 64)
+    if num_threads <= 1:
+        # No parallel region at all: small problems pay no OpenMP fork/join.
+        d_raw = malloc(d_bytes)
+        c_raw = malloc(c_bytes)
+        if d_raw == NULL or c_raw == NULL:
+            failed = 1
+        else:
+            d = <floating*>_align64(d_raw)
+            ctile = <floating*>_align64(c_raw)
+            for item in range(items):
+                _run_item(x, x_batch, steps, channels, packed, y, y_batch, out_steps,
+                          channels_first, taps, mult, filters, use_bias, act, stride,
+                          dilation, pad_left, tile, tiles, item, d, ctile)
+        free(d_raw)
+        free(c_raw)
+        return -failed
+    # Every thread enters the prange (an OpenMP work-sharing loop must be met
+    # by all threads of the team); one whose scratch could not be allocated
+    # only raises the flag.
+    with parallel(num_threads=num_threads):
+        d_raw = malloc(d_bytes)
+        c_raw = malloc(c_bytes)
         d = <floating*>_align64(d_raw)
         ctile = <floating*>_align64(c_raw)
         for item in prange(items, schedule="static"):
             if d == NULL or ctile == NULL:
                 failed_flag[0] = 1
-                continue
-            b = item // tiles
-            t0 = (item % tiles) * tile
-            valid = out_steps - t0 if out_steps - t0 < tile else tile
-            if channels_first:
-                _tile_channels_first(xp + b * x_batch, steps, channels, pp, taps,
-                                     mult, filters, use_bias, act, stride, dilation,
-                                     pad_left, t0, tile, valid, out_steps,
-                                     yp + b * y_batch, d, ctile)
             else:
-                _tile_channels_last(xp + b * x_batch, steps, channels, pp, taps,
-                                    mult, filters, use_bias, act, stride, dilation,
-                                    pad_left, t0, tile, valid,
-                                    yp + b * y_batch, d, ctile)
+                _run_item(x, x_batch, steps, channels, packed, y, y_batch, out_steps,
+                          channels_first, taps, mult, filters, use_bias, act, stride,
+                          dilation, pad_left, tile, tiles, item, d, ctile)
         free(d_raw)
         free(c_raw)
-    if failed:
+    return -failed
+
+
+# The def wrappers are typed per dtype (not fused) so that a call does not go
+# through Cython's run-time signature dispatch: small problems are dominated
+# by per-call overhead.
+def forward_float32(const float[:, :, ::1] x, const float[::1] packed, float[:, :, ::1] y,
+                    bint channels_first, Py_ssize_t taps, Py_ssize_t mult,
+                    Py_ssize_t filters, bint use_bias, int act, Py_ssize_t stride,
+                    Py_ssize_t dilation, Py_ssize_t pad_left, Py_ssize_t tile,
+                    int num_threads):
+    """float32 forward pass; see forward_float64 for the arguments."""
+    cdef int status = 0
+    if y.shape[0] == 0 or y.shape[1] == 0 or y.shape[2] == 0:
+        return
+    with nogil:
+        status = _forward(&x[0, 0, 0], x.shape[0], x.shape[2] if channels_first else x.shape[1],
+                          x.shape[1] if channels_first else x.shape[2], &packed[0],
+                          &y[0, 0, 0], y.shape[2] if channels_first else y.shape[1],
+                          channels_first, taps, mult, filters, use_bias, act, stride,
+                          dilation, pad_left, tile, num_threads)
+    if status != 0:
+        raise MemoryError("sepconv: could not allocate the per-thread scratch tiles")
+
+
+def forward_float64(const double[:, :, ::1] x, const double[::1] packed, double[:, :, ::1] y,
+                    bint channels_first, Py_ssize_t taps, Py_ssize_t mult,
+                    Py_ssize_t filters, bint use_bias, int act, Py_ssize_t stride,
+                    Py_ssize_t dilation, Py_ssize_t pad_left, Py_ssize_t tile,
+                    int num_threads):
+    """y = act(pointwise(depthwise(x)) + bias), float64.
+
+    x: (batch, steps, channels) or (batch, channels, steps), C-contiguous.
+    packed: weights from sepconv.functional.pack_weights for this level.
+    y: preallocated output, C-contiguous, same layout as x.
+    tile: output steps per work item (a multiple of MR for channels_last, of
+    NR for channels_first).  Nothing is checked here: sepconv.functional
+    validates every argument first.
+    """
+    cdef int status = 0
+    if y.shape[0] == 0 or y.shape[1] == 0 or y.shape[2] == 0:
+        return
+    with nogil:
+        status = _forward(&x[0, 0, 0], x.shape[0], x.shape[2] if channels_first else x.shape[1],
+                          x.shape[1] if channels_first else x.shape[2], &packed[0],
+                          &y[0, 0, 0], y.shape[2] if channels_first else y.shape[1],
+                          channels_first, taps, mult, filters, use_bias, act, stride,
+                          dilation, pad_left, tile, num_threads)
+    if status != 0:
         raise MemoryError("sepconv: could not allocate the per-thread scratch tiles")

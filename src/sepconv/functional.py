@@ -150,6 +150,16 @@ def pack_weights(depthwise_kernel, pointwise_kernel, bias, channels_first, dtype
     return np.concatenate([depthwise.ravel(), strips.ravel(), bias_padded])
 
 
+# Below this many FLOPs per thread, waking another thread costs more than it saves.
+_MIN_FLOPS_PER_THREAD = 200_000
+
+
+def useful_threads(num_threads, batch, out_steps, width, taps, filters):
+    """Fewer threads for small problems (never affects the results)."""
+    flops = 2 * batch * out_steps * width * (taps + filters)
+    return max(1, min(num_threads, flops // _MIN_FLOPS_PER_THREAD))
+
+
 def choose_tile(out_steps, batch, width, itemsize, channels_first, num_threads, kernels,
                 dtype):
     """Output steps per work item.
@@ -217,17 +227,24 @@ def run_kernel(kernels, x, packed, out, channels_first, taps, mult, filters, use
     batch = x.shape[0]
     out_steps = out.shape[2] if channels_first else out.shape[1]
     width = x.shape[1 if channels_first else 2] * mult
+    num_threads = useful_threads(num_threads, batch, out_steps, width, taps, filters)
     tile = choose_tile(out_steps, batch, width, x.dtype.itemsize, channels_first,
                        num_threads, kernels, x.dtype)
-    kernels.forward(x, packed, out, channels_first, taps, mult, filters, use_bias,
-                    0 if code is None else code, strides, dilation_rate, pad_left, tile,
-                    num_threads)
+    forward = kernels.forward_float32 if x.dtype == np.float32 else kernels.forward_float64
+    forward(x, packed, out, channels_first, taps, mult, filters, use_bias,
+            0 if code is None else code, strides, dilation_rate, pad_left, tile, num_threads)
     if code is None:
-        result = np.asarray(activation(out))
-        if result.shape != out.shape:
-            return result.astype(out.dtype, copy=False)
-        if result is not out:
-            out[...] = result
+        return apply_activation(activation, out)
+    return out
+
+
+def apply_activation(activation, out):
+    """An activation the kernel did not fuse, applied to its output (in place if it can)."""
+    result = np.asarray(activation(out))
+    if result.shape != out.shape:
+        return result.astype(out.dtype, copy=False)
+    if result is not out:
+        out[...] = result
     return out
 
 

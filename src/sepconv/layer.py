@@ -114,7 +114,8 @@ class SeparableConv1D:
         if name is not None and not isinstance(name, str):
             raise TypeError(f"Argument `name` must be a string, received name={name!r}.")
         self.name = name or _default_name()
-        self.dtype = _normalize_dtype(kwargs.get("dtype")).name
+        self._np_dtype = _normalize_dtype(kwargs.get("dtype"))
+        self.dtype = self._np_dtype.name
         trainable = kwargs.get("trainable", True)
         if not isinstance(trainable, (bool, np.bool_)):
             raise TypeError(f"Argument `trainable` must be a bool, received "
@@ -288,35 +289,72 @@ class SeparableConv1D:
             self._packed = packed
         return packed
 
-    def __call__(self, inputs, training=None, *, out=None, num_threads=None):
-        """Apply the layer to ``inputs``; builds it on the first call."""
-        x = functional._real_array(inputs, "inputs")
-        if not self.built:
-            if x.ndim != 3:
-                raise ValueError(f"Input `x` must be 3-D, received shape {x.shape}.")
-            self.build(x.shape)
-        channels_first = self.data_format == "channels_first"
-        dtype = np.dtype(self.dtype)
-        x = functional.check_input(x, dtype, self.input_channels, channels_first)
-        kernels, packed = self._packed_weights()
-        plan = self._plans.get(x.shape)
+    def _plan(self, shape, threads, kernels):
+        """Everything a call with this input shape and thread count needs, cached."""
+        key = (shape, threads)
+        plan = self._plans.get(key)
         if plan is None:
-            steps = x.shape[2] if channels_first else x.shape[1]
+            channels_first = self.data_format == "channels_first"
+            dtype = np.dtype(self.dtype)
+            steps = shape[2] if channels_first else shape[1]
             out_steps, pad_left = conv_geometry(steps, self.kernel_size[0], self.strides[0],
                                                 self.dilation_rate[0], self.padding)
-            plan = (functional.output_shape(x.shape[0], out_steps, self.filters,
-                                            channels_first), pad_left)
-            self._plans[x.shape] = plan
-        shape, pad_left = plan
-        threads = functional.check_num_threads(num_threads, kernels)
+            width = shape[1 if channels_first else 2] * self.depth_multiplier
+            threads = functional.useful_threads(threads, shape[0], out_steps, width,
+                                                self.kernel_size[0], self.filters)
+            tile = functional.choose_tile(out_steps, shape[0], width, dtype.itemsize,
+                                          channels_first, threads, kernels, dtype)
+            forward = (kernels.forward_float32 if dtype == np.float32
+                       else kernels.forward_float64)
+            code = self._fused_code
+            arguments = (channels_first, self.kernel_size[0], self.depth_multiplier,
+                         self.filters, self.use_bias, 0 if code is None else code,
+                         self.strides[0], self.dilation_rate[0], pad_left, tile, threads)
+            plan = (functional.output_shape(shape[0], out_steps, self.filters,
+                                            channels_first), forward, arguments)
+            if len(self._plans) > 64:
+                self._plans.clear()
+            self._plans[key] = plan
+        return plan
+
+    def __call__(self, inputs, training=None, *, out=None, num_threads=None):
+        """Apply the layer to ``inputs``; builds it on the first call.
+
+        ``out`` is an optional preallocated output; ``num_threads`` defaults to
+        OpenMP's max threads (threadpoolctl controls it).
+        """
+        dtype = self._np_dtype
+        if (type(inputs) is np.ndarray and self._weights is not None
+                and inputs.dtype == dtype and inputs.ndim == 3
+                and inputs.flags.c_contiguous and inputs.flags.aligned
+                and inputs.shape[self._channel_axis()] == self.input_channels):
+            x = inputs  # already in the kernel's layout: no conversion, no copy
+        else:
+            x = functional._real_array(inputs, "inputs")
+            if not self.built:
+                if x.ndim != 3:
+                    raise ValueError(f"Input `x` must be 3-D, received shape {x.shape}.")
+                self.build(x.shape)
+            x = functional.check_input(x, dtype, self.input_channels,
+                                       self.data_format == "channels_first")
+        kernels, packed = self._packed_weights()
+        if num_threads is None:
+            threads = kernels.max_threads()
+        elif type(num_threads) is int and num_threads >= 1:
+            threads = num_threads
+        else:
+            threads = functional.check_num_threads(num_threads, kernels)
+        shape, forward, arguments = self._plan(x.shape, threads, kernels)
         if out is None:
             out = np.empty(shape, dtype=dtype)
-        else:
-            functional.check_out(out, shape, dtype, x)
-        y = functional.run_kernel(kernels, x, packed, out, channels_first,
-                                  self.kernel_size[0], self.depth_multiplier, self.filters,
-                                  self.use_bias, self.activation, self._fused_code,
-                                  self.strides[0], self.dilation_rate[0], pad_left, threads)
+        elif not (type(out) is np.ndarray and out.shape == shape and out.dtype == dtype
+                  and out.flags.c_contiguous and out.flags.writeable and out.flags.aligned
+                  and not np.may_share_memory(out, x)):
+            functional.check_out(out, shape, dtype, x)  # raises, naming what is wrong
+        forward(x, packed, out, *arguments)
+        y = out
+        if self._fused_code is None:
+            y = functional.apply_activation(self.activation, out)
         if self.activity_regularizer is not None:
             self._activity_loss = float(self.activity_regularizer(y))
         return y
