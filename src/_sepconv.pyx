@@ -86,6 +86,8 @@ cdef extern from *:
     #define SEPCONV_NR_F64 (2 * SEPCONV_VEC_BYTES / 8)
     #define SEPCONV_NR_MAX SEPCONV_NR_F32
     #define SEPCONV_KC 256
+    /* Steps per register block of the channels_last depthwise loop (divides MR). */
+    #define SEPCONV_DW_ROWS (SEPCONV_MR % 4 == 0 ? 4 : 2)
     """
     int omp_get_max_threads() noexcept nogil
     const int SEPCONV_OPENMP
@@ -96,6 +98,7 @@ cdef extern from *:
     enum: SEPCONV_NR_MAX
     enum: SEPCONV_KC
     enum: SEPCONV_VEC_BYTES
+    enum: SEPCONV_DW_ROWS
 
 ctypedef fused floating:
     float
@@ -265,28 +268,64 @@ cdef inline void _tap_range(Py_ssize_t t0, Py_ssize_t t1, Py_ssize_t offset,
 cdef void _depthwise_steps_major(const floating* x, Py_ssize_t steps, Py_ssize_t channels,
                                  const floating* dw, Py_ssize_t taps, Py_ssize_t mult,
                                  Py_ssize_t stride, Py_ssize_t dilation, Py_ssize_t pad_left,
-                                 Py_ssize_t t0, Py_ssize_t rows, Py_ssize_t rows_valid,
+                                 Py_ssize_t t0, Py_ssize_t rows,
                                  floating* d, Py_ssize_t ld) noexcept nogil:
-    # channels_last: x is (steps, channels); d[r, m*C + c] for r < rows.
-    cdef Py_ssize_t r, k, m, ch, pos, width = channels * mult
+    # channels_last: x is (steps, channels); d[r, m*C + c] for r < rows (a
+    # multiple of DW_ROWS).  Blocks of DW_ROWS steps x NR channels are summed
+    # over all taps in registers, so each multiply-add costs one load of x
+    # and a share of one load of the weights, and D is written once.
+    # Channels past the last full NR block take a plain loop.  Either way a
+    # value is summed over the taps in order, skipping taps outside the input.
+    cdef Py_ssize_t width = channels * mult
+    cdef Py_ssize_t nr = SEPCONV_NR_F32 if floating is float else SEPCONV_NR_F64
+    cdef Py_ssize_t full = channels - channels % nr
+    cdef Py_ssize_t span = (SEPCONV_DW_ROWS - 1) * stride
+    cdef floating acc[SEPCONV_DW_ROWS][SEPCONV_NR_MAX]
+    cdef Py_ssize_t block, r, rr, k, m, chunk, cb, j, ch, p0, pos
+    cdef const floating* wk
+    cdef const floating* xr
     cdef floating* drow
-    cdef const floating* xrow
-    cdef const floating* wrow
-    for r in range(rows):
-        drow = d + r * ld
-        for ch in range(width):
-            drow[ch] = 0
-        if r >= rows_valid:
-            continue
-        for k in range(taps):
-            pos = (t0 + r) * stride + k * dilation - pad_left
-            if pos < 0 or pos >= steps:
+    for block in range(rows // SEPCONV_DW_ROWS):
+        r = block * SEPCONV_DW_ROWS
+        for m in range(mult):
+            for chunk in range(full // nr):
+                cb = chunk * nr
+                for rr in range(SEPCONV_DW_ROWS):
+                    for j in range(nr):
+                        acc[rr][j] = 0
+                for k in range(taps):
+                    wk = dw + k * width + m * channels + cb
+                    p0 = (t0 + r) * stride + k * dilation - pad_left
+                    if p0 >= 0 and p0 + span < steps:
+                        for rr in range(SEPCONV_DW_ROWS):
+                            xr = x + (p0 + rr * stride) * channels + cb
+                            for j in range(nr):
+                                acc[rr][j] += xr[j] * wk[j]
+                    else:
+                        for rr in range(SEPCONV_DW_ROWS):
+                            pos = p0 + rr * stride
+                            if pos >= 0 and pos < steps:
+                                xr = x + pos * channels + cb
+                                for j in range(nr):
+                                    acc[rr][j] += xr[j] * wk[j]
+                for rr in range(SEPCONV_DW_ROWS):
+                    drow = d + (r + rr) * ld + m * channels + cb
+                    for j in range(nr):
+                        drow[j] = acc[rr][j]
+            if full == channels:
                 continue
-            xrow = x + pos * channels
-            for m in range(mult):
-                wrow = dw + k * width + m * channels
-                for ch in range(channels):
-                    drow[m * channels + ch] += xrow[ch] * wrow[ch]
+            for rr in range(SEPCONV_DW_ROWS):
+                drow = d + (r + rr) * ld + m * channels
+                for ch in range(full, channels):
+                    drow[ch] = 0
+                for k in range(taps):
+                    pos = (t0 + r + rr) * stride + k * dilation - pad_left
+                    if pos < 0 or pos >= steps:
+                        continue
+                    xr = x + pos * channels
+                    wk = dw + k * width + m * channels
+                    for ch in range(full, channels):
+                        drow[ch] += xr[ch] * wk[ch]
 
 
 cdef void _depthwise_channels_major(const floating* x, Py_ssize_t steps, Py_ssize_t channels,
@@ -336,7 +375,7 @@ cdef void _tile_channels_last(const floating* x, Py_ssize_t steps, Py_ssize_t ch
     cdef Py_ssize_t ld = width
     cdef Py_ssize_t p, rb, kb, kc, r, blk
     _depthwise_steps_major(x, steps, channels, packed, taps, mult, stride, dilation,
-                           pad_left, t0, tile, valid, d, ld)
+                           pad_left, t0, tile, d, ld)
     for blk in range((width + SEPCONV_KC - 1) // SEPCONV_KC):
         kb = blk * SEPCONV_KC
         kc = width - kb if width - kb < SEPCONV_KC else SEPCONV_KC
