@@ -331,30 +331,66 @@ cdef void _depthwise_steps_major(const floating* x, Py_ssize_t steps, Py_ssize_t
 cdef void _depthwise_channels_major(const floating* x, Py_ssize_t steps, Py_ssize_t channels,
                                     const floating* dw, Py_ssize_t taps, Py_ssize_t mult,
                                     Py_ssize_t stride, Py_ssize_t dilation, Py_ssize_t pad_left,
-                                    Py_ssize_t t0, Py_ssize_t cols, Py_ssize_t cols_valid,
+                                    Py_ssize_t t0, Py_ssize_t cols,
                                     floating* d, Py_ssize_t ld) noexcept nogil:
-    # channels_first: x is (channels, steps); d[m*C + c, r] for r < cols.
-    cdef Py_ssize_t r, k, m, ch, jp, lo, hi, base, width = channels * mult
-    cdef floating w
+    # channels_first: x is (channels, steps); d[m*C + c, r] for r < cols (a
+    # multiple of NR).  Blocks of DW_ROWS channels x NR steps are summed over
+    # all taps in registers (DW_ROWS independent chains hide the FMA
+    # latency); blocks touching the edges of the input, and channels past the
+    # last full block, check each position.
+    cdef Py_ssize_t width = channels * mult
+    cdef Py_ssize_t nr = SEPCONV_NR_F32 if floating is float else SEPCONV_NR_F64
+    # Strided taps gain nothing from the block (their loads are gathers).
+    cdef Py_ssize_t full = width - width % SEPCONV_DW_ROWS if stride == 1 else 0
+    cdef floating acc[SEPCONV_DW_ROWS][SEPCONV_NR_MAX]
+    cdef const floating* xrows[SEPCONV_DW_ROWS]
+    cdef floating w[SEPCONV_DW_ROWS]
+    cdef Py_ssize_t block, jp, jj, chunk, tc, k, base, j, pos, r, lo, hi, rows_here
     cdef floating* drow
-    cdef const floating* xrow
-    for m in range(mult):
-        for ch in range(channels):
-            jp = m * channels + ch
-            drow = d + jp * ld
+    cdef const floating* xr
+    for block in range((width + SEPCONV_DW_ROWS - 1) // SEPCONV_DW_ROWS):
+        jp = block * SEPCONV_DW_ROWS
+        if jp < full:
+            for jj in range(SEPCONV_DW_ROWS):
+                xrows[jj] = x + ((jp + jj) % channels) * steps
+            for chunk in range(cols // nr):
+                tc = t0 + chunk * nr
+                for jj in range(SEPCONV_DW_ROWS):
+                    for j in range(nr):
+                        acc[jj][j] = 0
+                for k in range(taps):
+                    base = tc * stride + k * dilation - pad_left
+                    for jj in range(SEPCONV_DW_ROWS):
+                        w[jj] = dw[k * width + jp + jj]
+                    if base >= 0 and base + nr - 1 < steps:
+                        for jj in range(SEPCONV_DW_ROWS):
+                            xr = xrows[jj] + base
+                            for j in range(nr):
+                                acc[jj][j] += xr[j] * w[jj]
+                    else:
+                        for jj in range(SEPCONV_DW_ROWS):
+                            for j in range(nr):
+                                pos = base + j
+                                if pos >= 0 and pos < steps:
+                                    acc[jj][j] += xrows[jj][pos] * w[jj]
+                for jj in range(SEPCONV_DW_ROWS):
+                    drow = d + (jp + jj) * ld + chunk * nr
+                    for j in range(nr):
+                        drow[j] = acc[jj][j]
+            continue
+        # The last, partial block of channels (every channel when strided):
+        # one row at a time.
+        rows_here = width - jp if width - jp < SEPCONV_DW_ROWS else SEPCONV_DW_ROWS
+        for jj in range(rows_here):
+            drow = d + (jp + jj) * ld
             for r in range(cols):
                 drow[r] = 0
-            xrow = x + ch * steps
+            xr = x + ((jp + jj) % channels) * steps
             for k in range(taps):
-                w = dw[k * width + jp]
-                _tap_range(t0, t0 + cols_valid, k * dilation - pad_left, stride, steps, &lo, &hi)
+                _tap_range(t0, t0 + cols, k * dilation - pad_left, stride, steps, &lo, &hi)
                 base = k * dilation - pad_left
-                if stride == 1:
-                    for r in range(lo, hi):
-                        drow[r - t0] += xrow[r + base] * w
-                else:
-                    for r in range(lo, hi):
-                        drow[r - t0] += xrow[r * stride + base] * w
+                for r in range(lo, hi):
+                    drow[r - t0] += xr[r * stride + base] * dw[k * width + jp + jj]
 
 
 # --------------------------------------------------------------------------
@@ -405,7 +441,7 @@ cdef void _tile_channels_first(const floating* x, Py_ssize_t steps, Py_ssize_t c
     cdef Py_ssize_t ld = tile
     cdef Py_ssize_t p, cb, kb, kc, f, blk, col
     _depthwise_channels_major(x, steps, channels, packed, taps, mult, stride, dilation,
-                              pad_left, t0, tile, valid, d, ld)
+                              pad_left, t0, tile, d, ld)
     for blk in range((width + SEPCONV_KC - 1) // SEPCONV_KC):
         kb = blk * SEPCONV_KC
         kc = width - kb if width - kb < SEPCONV_KC else SEPCONV_KC
