@@ -171,7 +171,7 @@ def choose_tile(out_steps, batch, width, itemsize, channels_first, num_threads, 
     """
     unit = kernels.NR[dtype.name] if channels_first else kernels.MR
     tile = max(unit, (48 * 1024 // max(1, width * itemsize)) // unit * unit)
-    tile = min(tile, 256 // unit * unit or unit, -(-out_steps // unit) * unit)
+    tile = max(unit, min(tile, 256 // unit * unit, -(-out_steps // unit) * unit))
     while batch * -(-out_steps // tile) < num_threads and tile > unit:
         tile = max(unit, -(-(tile // 2) // unit) * unit)
     return tile

@@ -165,7 +165,7 @@ class SeparableConv1D:
         channels = normalize_int(channels, "input channels")
         steps = shape[2] if self.data_format == "channels_first" else shape[1]
         if steps is not None:
-            conv_geometry(normalize_int(steps, "input steps"), self.kernel_size[0],
+            conv_geometry(normalize_int(steps, "input steps", minimum=0), self.kernel_size[0],
                           self.strides[0], self.dilation_rate[0], self.padding)
         taps, mult = self.kernel_size[0], self.depth_multiplier
         depthwise = self.depthwise_initializer((taps, channels, mult), dtype=self.dtype)

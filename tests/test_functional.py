@@ -1,0 +1,503 @@
+"""The functional form ``sepconv.separable_conv1d`` against the float64 reference."""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import sepconv
+from sepconv import activations, dispatch
+from sepconv.functional import separable_conv1d
+
+from reference import separable_conv1d_reference
+
+LEVELS = list(dispatch.available_levels())
+FORMATS = ["channels_last", "channels_first"]
+# Fused (elementwise) and unfused (axis-wise) activations; all are smooth or
+# piecewise linear, so rounding in the pre-activation cannot flip a branch by
+# more than the tolerance.
+ACTIVATIONS = [None, "linear", "relu", "relu6", "leaky_relu", "sigmoid", "tanh", "silu",
+               "hard_sigmoid", "hard_silu", "elu", "gelu", "softplus", "selu", "softmax",
+               "log_softmax"]
+
+
+def _tolerance(dtype, expected):
+    scale = max(1.0, float(np.max(np.abs(expected))) if expected.size else 1.0)
+    return (2e-5 if np.dtype(dtype) == np.float32 else 1e-10) * scale
+
+
+def _assert_close(y, expected, dtype):
+    assert y.shape == expected.shape
+    assert y.dtype == np.dtype(dtype)
+    if expected.size:
+        err = float(np.max(np.abs(y.astype(np.float64) - expected)))
+        assert err <= _tolerance(dtype, expected), err
+
+
+def _case(rng, batch=2, steps=11, channels=3, mult=2, filters=4, taps=3,
+          channels_first=False, dtype=np.float32, bias=True):
+    shape = (batch, channels, steps) if channels_first else (batch, steps, channels)
+    x = rng.uniform(-1, 1, shape).astype(dtype)
+    dw = rng.uniform(-1, 1, (taps, channels, mult)).astype(dtype)
+    pw = rng.uniform(-1, 1, (1, channels * mult, filters)).astype(dtype)
+    b = rng.uniform(-1, 1, (filters,)).astype(dtype) if bias else None
+    return x, dw, pw, b
+
+
+def _mixed_case(draw, word):
+    flags = draw(st.lists(st.booleans(), min_size=len(word), max_size=len(word)))
+    return "".join(c.upper() if f else c for c, f in zip(word, flags))
+
+
+# ----------------------------------------------------------------------------
+# Property test against the reference
+# ----------------------------------------------------------------------------
+@st.composite
+def conv_cases(draw):
+    return dict(
+        batch=draw(st.integers(0, 3)),
+        steps=draw(st.integers(1, 60)),
+        channels=draw(st.integers(1, 12)),
+        mult=draw(st.integers(1, 3)),
+        filters=draw(st.integers(1, 40)),
+        taps=draw(st.integers(1, 6)),
+        strides=draw(st.integers(1, 4)),
+        dilation=draw(st.integers(1, 4)),
+        padding=_mixed_case(draw, draw(st.sampled_from(["valid", "same"]))),
+        data_format=draw(st.sampled_from(FORMATS)),
+        dtype=draw(st.sampled_from([np.float32, np.float64])),
+        bias=draw(st.booleans()),
+        activation=draw(st.sampled_from(ACTIVATIONS)),
+        isa=draw(st.sampled_from(LEVELS)),
+        num_threads=draw(st.integers(1, 3)),
+        seed=draw(st.integers(0, 2**32 - 1)),
+        wrap_args=draw(st.booleans()),
+    )
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=conv_cases())
+def test_matches_reference(case):
+    rng = np.random.default_rng(case["seed"])
+    channels_first = case["data_format"] == "channels_first"
+    x, dw, pw, b = _case(rng, case["batch"], case["steps"], case["channels"], case["mult"],
+                         case["filters"], case["taps"], channels_first, case["dtype"],
+                         case["bias"])
+    strides, dilation = case["strides"], case["dilation"]
+    if case["wrap_args"]:
+        strides, dilation = (strides,), [dilation]
+    kwargs = dict(strides=strides, padding=case["padding"], dilation_rate=dilation,
+                  data_format=case["data_format"], activation=case["activation"],
+                  num_threads=case["num_threads"], isa=case["isa"])
+    span = (case["taps"] - 1) * case["dilation"] + 1
+    if case["padding"].lower() == "valid" and case["steps"] < span:
+        with pytest.raises(ValueError, match="steps"):
+            separable_conv1d(x, dw, pw, b, **kwargs)
+        return
+    y = separable_conv1d(x, dw, pw, b, **kwargs)
+    post = None if case["activation"] is None else activations.get(case["activation"])
+    expected = separable_conv1d_reference(
+        x, dw, pw, b, strides=case["strides"], padding=case["padding"],
+        dilation_rate=case["dilation"], data_format=case["data_format"], activation=post)
+    steps = case["steps"]
+    out_steps = (-(-steps // case["strides"]) if case["padding"].lower() == "same"
+                 else (steps - span) // case["strides"] + 1)
+    shape = ((case["batch"], case["filters"], out_steps) if channels_first
+             else (case["batch"], out_steps, case["filters"]))
+    assert y.shape == shape
+    _assert_close(y, expected, case["dtype"])
+
+
+@pytest.mark.parametrize("level", LEVELS)
+@pytest.mark.parametrize("data_format", FORMATS)
+def test_zero_batch_gives_empty_output(level, data_format):
+    rng = np.random.default_rng(1)
+    x, dw, pw, b = _case(rng, batch=0, steps=9, channels_first=data_format == "channels_first")
+    y = separable_conv1d(x, dw, pw, b, strides=2, padding="same", data_format=data_format,
+                         isa=level)
+    expected_shape = (0, 4, 5) if data_format == "channels_first" else (0, 5, 4)
+    assert y.shape == expected_shape and y.dtype == np.float32
+
+
+@pytest.mark.parametrize("level", LEVELS)
+@pytest.mark.parametrize("data_format", FORMATS)
+def test_zero_steps_same_padding_gives_empty_output(level, data_format):
+    """'same' output length is ceil(0 / s) = 0: an empty result, not a crash."""
+    rng = np.random.default_rng(2)
+    x, dw, pw, b = _case(rng, batch=2, steps=0, channels_first=data_format == "channels_first")
+    y = separable_conv1d(x, dw, pw, b, padding="same", data_format=data_format, isa=level)
+    assert y.shape == ((2, 4, 0) if data_format == "channels_first" else (2, 0, 4))
+
+
+def test_strides_with_dilation():
+    rng = np.random.default_rng(3)
+    x, dw, pw, b = _case(rng, batch=2, steps=37, channels=5, taps=4)
+    for padding in ("valid", "same"):
+        for level in LEVELS:
+            y = separable_conv1d(x, dw, pw, b, strides=3, dilation_rate=2, padding=padding,
+                                 data_format="channels_last", isa=level)
+            expected = separable_conv1d_reference(x, dw, pw, b, 3, padding, 2)
+            _assert_close(y, expected, np.float32)
+
+
+# ----------------------------------------------------------------------------
+# Determinism across thread counts
+# ----------------------------------------------------------------------------
+@pytest.mark.parametrize("level", LEVELS)
+@pytest.mark.parametrize("data_format", FORMATS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bitwise_identical_across_thread_counts(level, data_format, dtype):
+    rng = np.random.default_rng(4)
+    channels_first = data_format == "channels_first"
+    x, dw, pw, b = _case(rng, batch=5, steps=300, channels=24, mult=2, filters=40, taps=5,
+                         channels_first=channels_first, dtype=dtype)
+    for padding, strides in (("same", 1), ("valid", 2)):
+        results = [separable_conv1d(x, dw, pw, b, strides=strides, padding=padding,
+                                    data_format=data_format, activation="gelu",
+                                    num_threads=n, isa=level)
+                   for n in (1, 2, 3, 4, 7)]
+        for other in results[1:]:
+            assert np.array_equal(results[0], other)
+        expected = separable_conv1d_reference(x, dw, pw, b, strides, padding, 1, data_format,
+                                              activations.gelu)
+        _assert_close(results[0], expected, dtype)
+
+
+# ----------------------------------------------------------------------------
+# Input handling
+# ----------------------------------------------------------------------------
+@pytest.fixture
+def weights():
+    rng = np.random.default_rng(5)
+    _, dw, pw, b = _case(rng, channels=3, mult=2, filters=4, taps=3)
+    return dw, pw, b
+
+
+def _check(x, dw, pw, b, dtype=np.float32, data_format="channels_last", **kwargs):
+    expected = separable_conv1d_reference(np.asarray(x, dtype=np.float64), dw, pw, b,
+                                          data_format=data_format, **kwargs)
+    for level in LEVELS:
+        y = separable_conv1d(x, dw, pw, b, data_format=data_format, isa=level, **kwargs)
+        _assert_close(y, expected, dtype)
+
+
+def test_integer_input(weights):
+    x = np.random.default_rng(6).integers(-5, 6, (2, 10, 3))
+    for dtype in (np.int8, np.int32, np.int64, np.uint8):
+        _check(x.astype(dtype) if dtype != np.uint8 else np.abs(x).astype(dtype), *weights)
+
+
+def test_bool_input(weights):
+    x = np.random.default_rng(6).integers(0, 2, (2, 10, 3)).astype(bool)
+    _check(x, *weights)
+
+
+def test_float16_input(weights):
+    x = np.random.default_rng(7).uniform(-1, 1, (2, 10, 3)).astype(np.float16)
+    _check(x, *weights)
+
+
+def test_big_endian_input(weights):
+    x = np.random.default_rng(8).uniform(-1, 1, (2, 10, 3))
+    _check(x.astype(">f4"), *weights)
+    _check(x.astype(">f8"), *weights, dtype=np.float64)
+
+
+def test_big_endian_weights(weights):
+    x = np.random.default_rng(8).uniform(-1, 1, (2, 10, 3)).astype(np.float32)
+    dw, pw, b = (w.astype(">f4") for w in weights)
+    _check(x, dw, pw, b)
+
+
+def test_non_contiguous_inputs(weights):
+    rng = np.random.default_rng(9)
+    base = rng.uniform(-1, 1, (4, 30, 7)).astype(np.float32)
+    _check(base[::2, ::3, 1:4], *weights)
+    _check(base[:, ::-1, 4:7], *weights, padding="same", strides=2)
+    # A transposed view: channels_first data seen through a channels_last array.
+    stored = rng.uniform(-1, 1, (2, 12, 3)).astype(np.float32)
+    view = stored.transpose(0, 2, 1)
+    assert not view.flags.c_contiguous
+    _check(view, *weights, data_format="channels_first")
+    # Fortran order.
+    _check(np.asfortranarray(stored), *weights)
+
+
+def test_non_contiguous_weights(weights):
+    dw, pw, b = weights
+    x = np.random.default_rng(10).uniform(-1, 1, (2, 10, 3)).astype(np.float32)
+    dw_f = np.asfortranarray(dw)
+    pw_view = np.concatenate([pw, pw], axis=2)[:, :, ::2]
+    b_view = np.repeat(b, 2)[::2]
+    _check(x, dw_f, pw_view, b_view)
+
+
+def test_read_only_input(weights):
+    x = np.random.default_rng(11).uniform(-1, 1, (2, 10, 3)).astype(np.float32)
+    x.flags.writeable = False
+    dw, pw, b = (w.copy() for w in weights)
+    for w in (dw, pw, b):
+        w.flags.writeable = False
+    _check(x, dw, pw, b)
+
+
+def test_unaligned_input(weights):
+    raw = np.zeros(2 * 10 * 3 * 4 + 1, dtype=np.uint8)
+    x = raw[1:].view(np.float32).reshape(2, 10, 3)
+    x[...] = np.random.default_rng(12).uniform(-1, 1, x.shape)
+    assert not x.flags.aligned
+    _check(x, *weights)
+
+
+def test_python_lists(weights):
+    dw, pw, b = weights
+    x = np.random.default_rng(13).uniform(-1, 1, (2, 10, 3))
+    expected = separable_conv1d_reference(x, dw, pw, b)
+    y = separable_conv1d(x.tolist(), dw.tolist(), pw.tolist(), b.tolist(),
+                         data_format="channels_last")
+    # Python floats are float64.
+    _assert_close(y, expected, np.float64)
+    y = separable_conv1d(x.tolist(), dw, pw, b, data_format="channels_last")
+    _assert_close(y, expected, np.float64)
+
+
+def test_input_not_modified(weights):
+    x = np.random.default_rng(14).uniform(-1, 1, (2, 10, 3)).astype(np.float32)
+    copies = [x.copy()] + [w.copy() for w in weights]
+    separable_conv1d(x, *weights, padding="same", activation="relu",
+                     data_format="channels_last")
+    for before, after in zip(copies, (x,) + tuple(weights)):
+        assert np.array_equal(before, after)
+
+
+# ----------------------------------------------------------------------------
+# out=
+# ----------------------------------------------------------------------------
+@pytest.mark.parametrize("activation", [None, "relu", "softmax"])
+@pytest.mark.parametrize("level", LEVELS)
+def test_out_is_filled_and_returned(weights, activation, level):
+    x = np.random.default_rng(15).uniform(-1, 1, (2, 10, 3)).astype(np.float32)
+    out = np.full((2, 8, 4), np.nan, dtype=np.float32)
+    y = separable_conv1d(x, *weights, activation=activation, out=out,
+                         data_format="channels_last", isa=level)
+    assert y is out
+    expected = separable_conv1d(x, *weights, activation=activation,
+                                data_format="channels_last", isa=level)
+    assert np.array_equal(out, expected)
+
+
+def test_out_errors(weights):
+    x = np.random.default_rng(16).uniform(-1, 1, (2, 10, 3)).astype(np.float32)
+    kw = dict(data_format="channels_last")
+    with pytest.raises(ValueError, match="out"):
+        separable_conv1d(x, *weights, out=np.empty((2, 10, 4), np.float32), **kw)
+    with pytest.raises(ValueError, match="out"):
+        separable_conv1d(x, *weights, out=np.empty((2, 8, 4), np.float64), **kw)
+    with pytest.raises(ValueError, match="out"):
+        separable_conv1d(x, *weights, out=np.empty((2, 8, 8), np.float32)[:, :, ::2], **kw)
+    with pytest.raises(ValueError, match="out"):
+        separable_conv1d(x, *weights, out=np.empty((2, 4, 8), np.float32).transpose(0, 2, 1),
+                         **kw)
+    read_only = np.empty((2, 8, 4), np.float32)
+    read_only.flags.writeable = False
+    with pytest.raises(ValueError, match="out"):
+        separable_conv1d(x, *weights, out=read_only, **kw)
+    with pytest.raises(ValueError, match="out"):
+        separable_conv1d(x, *weights, out=np.empty((2, 8, 4), ">f4"), **kw)
+    with pytest.raises(TypeError, match="out"):
+        separable_conv1d(x, *weights, out=np.empty((2, 8, 4), np.float32).tolist(), **kw)
+    with pytest.raises(TypeError, match="out"):
+        separable_conv1d(x, *weights, out="buffer", **kw)
+
+
+def test_out_overlapping_input():
+    rng = np.random.default_rng(17)
+    dw = rng.uniform(-1, 1, (3, 4, 1)).astype(np.float32)
+    pw = rng.uniform(-1, 1, (1, 4, 4)).astype(np.float32)
+    x = rng.uniform(-1, 1, (2, 10, 4)).astype(np.float32)
+    kw = dict(padding="same", data_format="channels_last")
+    # out is x itself.
+    with pytest.raises(ValueError, match="overlap"):
+        separable_conv1d(x, dw, pw, out=x, **kw)
+    # out and x are two views of one buffer.
+    buffer = rng.uniform(-1, 1, 2 * 10 * 4 + 40).astype(np.float32)
+    x_view = buffer[:80].reshape(2, 10, 4)
+    out_view = buffer[40:].reshape(2, 10, 4)
+    before = buffer.copy()
+    with pytest.raises(ValueError, match="overlap"):
+        separable_conv1d(x_view, dw, pw, out=out_view, **kw)
+    assert np.array_equal(buffer, before)
+
+
+def test_out_error_leaves_out_untouched(weights):
+    x = np.random.default_rng(18).uniform(-1, 1, (2, 10, 3)).astype(np.float32)
+    out = np.full((2, 9, 4), 7.0, dtype=np.float32)
+    with pytest.raises(ValueError):
+        separable_conv1d(x, *weights, out=out, data_format="channels_last")
+    assert np.all(out == 7.0)
+
+
+# ----------------------------------------------------------------------------
+# Errors: type and message
+# ----------------------------------------------------------------------------
+def _raises(exc_type, fragments, *args, **kwargs):
+    with pytest.raises(exc_type) as info:
+        separable_conv1d(*args, **kwargs)
+    message = str(info.value)
+    for fragment in fragments:
+        assert fragment in message, (fragment, message)
+    return message
+
+
+@pytest.fixture
+def small():
+    rng = np.random.default_rng(19)
+    x, dw, pw, b = _case(rng, batch=2, steps=7, channels=4, mult=2, filters=5, taps=3)
+    return x, dw, pw, b
+
+
+@pytest.mark.parametrize("argument,value,exc_type,shown", [
+    ("strides", 0, ValueError, "0"),
+    ("strides", -1, ValueError, "-1"),
+    ("strides", 1.5, TypeError, "1.5"),
+    ("strides", True, TypeError, "True"),
+    ("strides", (1, 2), ValueError, "(1, 2)"),
+    ("strides", [0], ValueError, "[0]"),
+    ("strides", "2", TypeError, "'2'"),
+    ("strides", None, TypeError, "None"),
+    ("dilation_rate", 0, ValueError, "0"),
+    ("dilation_rate", -3, ValueError, "-3"),
+    ("dilation_rate", 2.0, TypeError, "2.0"),
+    ("padding", 2, ValueError, "2"),
+    ("padding", "full", ValueError, "'full'"),
+    ("padding", "causal", ValueError, "'causal'"),
+    ("data_format", "NCW", ValueError, "'NCW'"),
+    ("num_threads", 0, ValueError, "0"),
+    ("num_threads", -2, ValueError, "-2"),
+    ("num_threads", 1.0, TypeError, "1.0"),
+])
+def test_argument_errors(small, argument, value, exc_type, shown):
+    x, dw, pw, b = small
+    kwargs = {"data_format": "channels_last", argument: value}
+    message = _raises(exc_type, [argument, shown], x, dw, pw, b, **kwargs)
+    assert f"{argument}=" in message or "received" in message.lower()
+
+
+def test_activation_error(small):
+    _raises(ValueError, ["activation", "'no_such_activation'"], *small,
+            activation="no_such_activation", data_format="channels_last")
+
+
+def test_isa_error(small):
+    _raises(ValueError, ["isa", "'sse9'"], *small, isa="sse9", data_format="channels_last")
+
+
+@pytest.mark.parametrize("dw_shape", [(3, 4), (3, 4, 2, 1), (0, 4, 2), (3, 0, 2)])
+def test_depthwise_kernel_shape_errors(small, dw_shape):
+    x, _, pw, b = small
+    _raises(ValueError, ["depthwise_kernel", str(dw_shape)], x, np.ones(dw_shape, np.float32),
+            pw, b, data_format="channels_last")
+
+
+def test_depthwise_pointwise_mismatch(small):
+    x, _, pw, b = small
+    _raises(ValueError, ["pointwise_kernel", "(1, 8, 5)", "(3, 5, 2)"], x,
+            np.ones((3, 5, 2), np.float32), pw, b, data_format="channels_last")
+
+
+@pytest.mark.parametrize("pw_shape", [(8, 5), (1, 7, 5), (2, 8, 5), (1, 8, 0), (1, 8, 5, 1)])
+def test_pointwise_kernel_shape_errors(small, pw_shape):
+    x, dw, _, b = small
+    _raises(ValueError, ["pointwise_kernel", str(pw_shape)], x, dw,
+            np.ones(pw_shape, np.float32), b, data_format="channels_last")
+
+
+@pytest.mark.parametrize("b_shape", [(4,), (6,), (1, 5), ()])
+def test_bias_shape_errors(small, b_shape):
+    x, dw, pw, _ = small
+    _raises(ValueError, ["bias", str(b_shape)], x, dw, pw, np.ones(b_shape, np.float32),
+            data_format="channels_last")
+
+
+def test_weight_dtype_errors(small):
+    x, dw, pw, b = small
+    _raises(TypeError, ["depthwise_kernel", "complex"], x, dw.astype(complex), pw, b,
+            data_format="channels_last")
+    _raises(TypeError, ["pointwise_kernel", "object"], x, dw, pw.astype(object), b,
+            data_format="channels_last")
+    _raises(TypeError, ["bias", "<U"], x, dw, pw, ["a"] * 5, data_format="channels_last")
+
+
+@pytest.mark.parametrize("bad_x,shown", [
+    (np.zeros((2, 7, 4), np.complex64), "complex64"),
+    (np.zeros((2, 7, 4), object), "object"),
+    (np.full((2, 7, 4), "a"), "<U1"),
+    ("abc", "<U3"),
+    ([[[1 + 2j] * 4] * 7] * 2, "complex128"),
+])
+def test_input_dtype_errors(small, bad_x, shown):
+    _, dw, pw, b = small
+    _raises(TypeError, ["`x`", shown], bad_x, dw, pw, b, data_format="channels_last")
+
+
+def test_ragged_list_input(small):
+    _, dw, pw, b = small
+    with pytest.raises((TypeError, ValueError), match="x"):
+        separable_conv1d([[[1.0] * 4] * 7, [[1.0] * 4] * 6], dw, pw, b,
+                         data_format="channels_last")
+
+
+def test_wrong_channel_count(small):
+    x, dw, pw, b = small
+    _raises(ValueError, ["`x`", "(2, 7, 5)", "4"], np.zeros((2, 7, 5), np.float32), dw, pw, b,
+            data_format="channels_last")
+    # Right count, wrong axis for channels_first.
+    _raises(ValueError, ["`x`", "(2, 7, 4)"], x, dw, pw, b, data_format="channels_first")
+
+
+@pytest.mark.parametrize("shape", [(7, 4), (4,), (1, 2, 7, 4)])
+def test_wrong_input_rank(small, shape):
+    _, dw, pw, b = small
+    _raises(ValueError, ["`x`", str(shape)], np.zeros(shape, np.float32), dw, pw, b,
+            data_format="channels_last")
+
+
+def test_valid_padding_too_short_input(small):
+    _, dw, pw, b = small
+    x = np.zeros((2, 4, 4), np.float32)
+    message = _raises(ValueError, ["steps=4"], x, dw, pw, b, dilation_rate=2,
+                      data_format="channels_last")
+    assert "kernel_size=3" in message and "dilation_rate=2" in message
+    # The same input is fine with 'same' padding.
+    assert separable_conv1d(x, dw, pw, b, dilation_rate=2, padding="same",
+                            data_format="channels_last").shape == (2, 4, 5)
+
+
+# ----------------------------------------------------------------------------
+# dtype promotion
+# ----------------------------------------------------------------------------
+def test_dtype_promotion():
+    rng = np.random.default_rng(20)
+    x32, dw32, pw32, b32 = _case(rng)
+    x64, dw64, pw64, b64 = (a.astype(np.float64) for a in (x32, dw32, pw32, b32))
+    kw = dict(data_format="channels_last")
+    ref = separable_conv1d_reference(x32, dw32, pw32, b32)
+    assert separable_conv1d(x32, dw32, pw32, b32, **kw).dtype == np.float32
+    # Any float64 weight gives float64.
+    for args in ((x32, dw64, pw32, b32), (x32, dw32, pw64, b32), (x32, dw32, pw32, b64)):
+        y = separable_conv1d(*args, **kw)
+        assert y.dtype == np.float64
+        _assert_close(y, separable_conv1d_reference(*args), np.float64)
+    # float32 weights with a float64 x give float64 (computed in float64).
+    y = separable_conv1d(x64, dw32, pw32, b32, **kw)
+    _assert_close(y, ref, np.float64)
+    # Integer x with float32 weights stays float32; integer weights too.
+    xi = rng.integers(-3, 4, x32.shape)
+    assert separable_conv1d(xi, dw32, pw32, b32, **kw).dtype == np.float32
+    y = separable_conv1d(xi.astype(np.int64), dw32, pw32, b32, **kw)
+    _assert_close(y, separable_conv1d_reference(xi, dw32, pw32, b32), np.float32)
+    dwi = rng.integers(-3, 4, dw32.shape)
+    assert separable_conv1d(x32, dwi, pw32, b32, **kw).dtype == np.float32
+    # float16 anywhere does not widen beyond float32.
+    assert separable_conv1d(x32.astype(np.float16), dw32, pw32, b32, **kw).dtype == np.float32
+    assert separable_conv1d(x32, dw32.astype(np.float16), pw32, None, **kw).dtype == np.float32
