@@ -186,8 +186,12 @@ def test_projection_properties(w, max_value):
     axis = 0
     m = C.MaxNorm(max_value, axis)(w)
     assert np.all(slice_norms(m, axis) <= max_value * (1 + 1e-9))
-    # idempotent up to the epsilon shrink
-    np.testing.assert_allclose(C.MaxNorm(max_value, axis)(m), m, rtol=1e-5, atol=1e-12)
+    # idempotent up to the epsilon shrink: a second projection scales each
+    # slice by norm / (norm + 1e-7), which is far from 1 only for tiny norms
+    norms = slice_norms(m, axis)
+    shrink = np.broadcast_to(norms / (norms + 1e-7), m.shape) if m.ndim else 1.0
+    np.testing.assert_allclose(C.MaxNorm(max_value, axis)(m), m * shrink, rtol=1e-9,
+                               atol=1e-12)
     u = C.UnitNorm(axis)(w)
     norms = slice_norms(u, axis)
     original = slice_norms(w, axis)
