@@ -8,6 +8,7 @@ layout conversion, weight packing and the choice of tile size.
 from __future__ import annotations
 
 import numbers
+import os
 
 import numpy as np
 
@@ -21,9 +22,26 @@ __all__ = ["separable_conv1d", "pack_weights", "kernel_module", "isa_level"]
 _LEVEL = dispatch.select_level()
 _KERNELS = {_LEVEL: dispatch.load(_LEVEL)}
 
-# Largest element count we agree to allocate or index (kernels use ssize_t
-# offsets); anything larger is a ValueError before any allocation.
+# Largest element count we agree to index (kernels use ssize_t offsets);
+# anything larger is a ValueError before any allocation.
 _MAX_ELEMENTS = np.iinfo(np.intp).max // 16
+
+
+def _physical_memory():
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 2**62
+
+
+_PHYSICAL_MEMORY = _physical_memory()
+
+
+def check_allocation(nbytes, what):
+    """MemoryError, before trying, for an array larger than the machine's memory."""
+    if nbytes > _PHYSICAL_MEMORY:
+        raise MemoryError(f"{what} would need {nbytes / 2**30:.1f} GiB, more than this "
+                          f"machine's {_PHYSICAL_MEMORY / 2**30:.1f} GiB of memory.")
 
 
 def isa_level():
@@ -193,6 +211,8 @@ def check_input(x, dtype, channels, channels_first):
                          f"received shape {array.shape}.")
     if array.size > _MAX_ELEMENTS:
         raise ValueError(f"Input `x` is too large: shape {array.shape}.")
+    if not (array.dtype == dtype and array.flags.c_contiguous and array.flags.aligned):
+        check_allocation(array.size * dtype.itemsize, f"A {dtype} copy of `x` {array.shape}")
     return _as_kernel_array(array, dtype)
 
 
@@ -294,6 +314,8 @@ def separable_conv1d(x, depthwise_kernel, pointwise_kernel, bias=None, strides=1
     if np.prod(shape, dtype=object) > _MAX_ELEMENTS:
         raise ValueError(f"The output would be too large: shape {shape}.")
     if out is None:
+        check_allocation(int(np.prod(shape, dtype=object)) * dtype.itemsize,
+                         f"The output {shape}")
         out = np.empty(shape, dtype=dtype)
     else:
         check_out(out, shape, dtype, x_array)

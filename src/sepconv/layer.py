@@ -310,8 +310,11 @@ class SeparableConv1D:
             arguments = (channels_first, self.kernel_size[0], self.depth_multiplier,
                          self.filters, self.use_bias, 0 if code is None else code,
                          self.strides[0], self.dilation_rate[0], pad_left, tile, threads)
-            plan = (functional.output_shape(shape[0], out_steps, self.filters,
-                                            channels_first), forward, arguments)
+            out_shape = functional.output_shape(shape[0], out_steps, self.filters,
+                                                channels_first)
+            functional.check_allocation(int(np.prod(out_shape, dtype=object)) * dtype.itemsize,
+                                        f"The output {out_shape}")
+            plan = (out_shape, forward, arguments)
             if len(self._plans) > 64:
                 self._plans.clear()
             self._plans[key] = plan
