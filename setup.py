@@ -99,6 +99,11 @@ PLAIN_PROBE = "int main(void) { return 0; }\n"
 class BuildExt(build_ext):
     """Add OpenMP, ISA and debug flags once the compiler is known."""
 
+    def finalize_options(self):
+        super().finalize_options()
+        if DEBUG:  # never mix objects of the debug and release builds
+            self.build_temp = self.build_temp + "-debug"
+
     def build_extensions(self):
         compiler = self.compiler
         msvc = compiler.compiler_type == "msvc"
@@ -181,7 +186,7 @@ def _extensions():
         "embedsignature": True,
     }
     return cythonize(extensions, compiler_directives=directives,
-                     include_path=[SRC], build_dir=os.path.join("build", "cython"),
+                     include_path=[SRC], build_dir=os.path.join("build", "cython-debug" if DEBUG else "cython"),
                      quiet=True)
 
 

@@ -212,3 +212,31 @@ def test_weights_are_read_only_views():
     layer.build((None, 10, 4))
     with pytest.raises(ValueError):
         layer.depthwise_kernel[0, 0, 0] = 1.0
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_odd_memory_layouts_give_reference_results(level):
+    rng = np.random.default_rng(8)
+    dw, pw, b = _weights(rng, dtype=np.float64)
+    base = rng.standard_normal((2, 12, 4))
+    raw = np.zeros(base.size * 8 + 1, dtype=np.uint8)[1:]
+    unaligned = raw.view(np.float64).reshape(base.shape)
+    unaligned[...] = base
+    assert not unaligned.flags.aligned
+    read_only = base.copy()
+    read_only.flags.writeable = False
+    variants = {
+        "unaligned": unaligned,
+        "big-endian": base.astype(">f8"),
+        "negative strides": base[:, ::-1][:, ::-1],
+        "read-only": read_only,
+        "float16": base.astype(np.float16),
+        "int": (base * 10).astype(np.int16),
+        "list": base.tolist(),
+    }
+    for name, x in variants.items():
+        y = sepconv.separable_conv1d(x, dw, pw, b, padding="same", isa=level)
+        expected = separable_conv1d_reference(np.asarray(x, dtype=np.float64), dw, pw, b,
+                                              padding="same")
+        assert np.allclose(y, expected, rtol=1e-12, atol=1e-12), name
+    assert np.array_equal(read_only, base)  # the caller's array is untouched
