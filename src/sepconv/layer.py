@@ -26,6 +26,10 @@ _name_counter = itertools.count()
 _name_lock = threading.Lock()
 
 
+def _is_dask_array(value):
+    return type(value).__module__.startswith("dask.")
+
+
 def _default_name():
     with _name_lock:
         index = next(_name_counter)
@@ -332,6 +336,9 @@ class SeparableConv1D:
                 and inputs.flags.c_contiguous and inputs.flags.aligned
                 and inputs.shape[self._channel_axis()] == self.input_channels):
             x = inputs  # already in the kernel's layout: no conversion, no copy
+        elif _is_dask_array(inputs):
+            from . import dask_support
+            return dask_support.apply_layer(self, inputs, num_threads=num_threads)
         else:
             x = functional._real_array(inputs, "inputs")
             if not self.built:
