@@ -592,3 +592,184 @@ def forward_float64(const double[:, :, ::1] x, const double[::1] packed, double[
                           dilation, pad_left, tile, num_threads)
     if status != 0:
         raise MemoryError("sepconv: could not allocate the per-thread scratch tiles")
+
+
+# --------------------------------------------------------------------------
+# Backward pass (channels_last; the Python side transposes channels_first).
+#
+# With dz = dL/d(pre-activation) and D the depthwise result:
+#   dpw[j, f] = sum_t D[t, j] dz[t, f]          (micro-kernel, rows j)
+#   dD[t, j]  = sum_f dz[t, f] pw[j, f]          (micro-kernel, rows t)
+#   ddw[k, j] = sum_t dD[t, j] x[t*s + k*d - pad, c]
+#   dx[p, c] += dD[t, j] dw[k, j]  for every p = t*s + k*d - pad
+# One work item is one batch element, processed tile after tile by one
+# thread, so dx needs no synchronisation.  Weight gradients go to that
+# element's own partial sums, which Python adds up in batch order: the
+# result does not depend on the number of threads.
+# --------------------------------------------------------------------------
+cdef void _backward_element(const floating* x, Py_ssize_t steps, Py_ssize_t channels,
+                            const floating* dz, Py_ssize_t out_steps, Py_ssize_t filters,
+                            const floating* dw, const floating* pwt, Py_ssize_t taps,
+                            Py_ssize_t mult, Py_ssize_t stride, Py_ssize_t dilation,
+                            Py_ssize_t pad_left, Py_ssize_t tile, Py_ssize_t width_pad,
+                            Py_ssize_t filters_pad, floating* dx, floating* ddw,
+                            floating* dpw, floating* db, floating* d, floating* dd,
+                            floating* dzt) noexcept nogil:
+    cdef Py_ssize_t width = channels * mult
+    cdef Py_ssize_t nr = SEPCONV_NR_F32 if floating is float else SEPCONV_NR_F64
+    cdef Py_ssize_t tiles = (out_steps + tile - 1) // tile
+    cdef Py_ssize_t t_index, t0, valid, r, f, k, m, ch, pos, blk, kb, kc, rb, col, row
+    cdef floating* drow
+    cdef floating* ddrow
+    cdef const floating* xrow
+    cdef const floating* wrow
+    cdef floating* dxrow
+    cdef floating* gradrow
+    for t_index in range(tiles):
+        t0 = t_index * tile
+        valid = out_steps - t0 if out_steps - t0 < tile else tile
+        # dz tile, zero padded in both directions.
+        for r in range(tile):
+            for f in range(filters_pad):
+                dzt[r * filters_pad + f] = dz[(t0 + r) * filters + f] if (r < valid and f < filters) else 0
+        for r in range(valid):
+            for f in range(filters):
+                db[f] += dzt[r * filters_pad + f]
+        _depthwise_steps_major(x, steps, channels, dw, taps, mult, stride, dilation,
+                               pad_left, t0, tile, d, width_pad)
+        for r in range(valid, tile):
+            for ch in range(width):
+                d[r * width_pad + ch] = 0
+        # dpw += D^T dz: rows are depthwise channels, columns filters, k steps.
+        for row in range(width_pad // SEPCONV_MR):
+            for col in range(filters_pad // nr):
+                _micro_kernel(tile, d + row * SEPCONV_MR, 1, width_pad,
+                              dzt + col * nr, filters_pad,
+                              dpw + row * SEPCONV_MR * filters_pad + col * nr, filters_pad,
+                              False)
+        # dD = dz pw^T: rows are steps, columns depthwise channels, k filters.
+        for blk in range((filters + SEPCONV_KC - 1) // SEPCONV_KC):
+            kb = blk * SEPCONV_KC
+            kc = filters - kb if filters - kb < SEPCONV_KC else SEPCONV_KC
+            for col in range(width_pad // nr):
+                for rb in range(tile // SEPCONV_MR):
+                    _micro_kernel(kc, dzt + rb * SEPCONV_MR * filters_pad + kb, filters_pad, 1,
+                                  pwt + kb * width_pad + col * nr, width_pad,
+                                  dd + rb * SEPCONV_MR * width_pad + col * nr, width_pad,
+                                  kb == 0)
+        # Depthwise kernel and input gradients, taps in order.
+        for r in range(valid):
+            ddrow = dd + r * width_pad
+            for k in range(taps):
+                pos = (t0 + r) * stride + k * dilation - pad_left
+                if pos < 0 or pos >= steps:
+                    continue
+                xrow = x + pos * channels
+                dxrow = dx + pos * channels
+                for m in range(mult):
+                    wrow = dw + k * width + m * channels
+                    gradrow = ddw + k * width + m * channels
+                    for ch in range(channels):
+                        gradrow[ch] += ddrow[m * channels + ch] * xrow[ch]
+                    for ch in range(channels):
+                        dxrow[ch] += ddrow[m * channels + ch] * wrow[ch]
+
+
+cdef int _backward(const floating* x, Py_ssize_t batch, Py_ssize_t steps, Py_ssize_t channels,
+                   const floating* dz, Py_ssize_t out_steps, Py_ssize_t filters,
+                   const floating* dw, const floating* pwt, Py_ssize_t taps, Py_ssize_t mult,
+                   Py_ssize_t stride, Py_ssize_t dilation, Py_ssize_t pad_left,
+                   Py_ssize_t tile, Py_ssize_t width_pad, Py_ssize_t filters_pad,
+                   floating* dx, floating* ddw_parts, floating* dpw_parts,
+                   floating* db_parts, int num_threads) noexcept nogil:
+    cdef Py_ssize_t width = channels * mult
+    cdef Py_ssize_t b
+    cdef size_t d_bytes = tile * width_pad * sizeof(floating) + 64
+    cdef size_t z_bytes = tile * filters_pad * sizeof(floating) + 64
+    cdef void* d_raw
+    cdef void* dd_raw
+    cdef void* z_raw
+    cdef floating* d
+    cdef floating* dd
+    cdef floating* dzt
+    cdef int failed = 0
+    cdef int* failed_flag = &failed
+    cdef Py_ssize_t i
+    if batch <= 0 or out_steps <= 0:
+        return 0
+    if num_threads > batch:
+        num_threads = <int>batch
+    if num_threads < 1:
+        num_threads = 1
+    with parallel(num_threads=num_threads):
+        d_raw = malloc(d_bytes)
+        dd_raw = malloc(d_bytes)
+        z_raw = malloc(z_bytes)
+        d = <floating*>_align64(d_raw)
+        dd = <floating*>_align64(dd_raw)
+        dzt = <floating*>_align64(z_raw)
+        if d != NULL:
+            # Padding columns of D are never written by the depthwise loop.
+            for i in range(tile * width_pad):
+                d[i] = 0
+        for b in prange(batch, schedule="static"):
+            if d == NULL or dd == NULL or dzt == NULL:
+                failed_flag[0] = 1
+            else:
+                _backward_element(x + b * steps * channels, steps, channels,
+                                  dz + b * out_steps * filters, out_steps, filters, dw, pwt,
+                                  taps, mult, stride, dilation, pad_left, tile, width_pad,
+                                  filters_pad, dx + b * steps * channels,
+                                  ddw_parts + b * taps * width,
+                                  dpw_parts + b * width_pad * filters_pad,
+                                  db_parts + b * filters, d, dd, dzt)
+        free(d_raw)
+        free(dd_raw)
+        free(z_raw)
+    return -failed
+
+
+def backward_float32(const float[:, :, ::1] x, const float[:, :, ::1] dz,
+                     const float[:, ::1] dw, const float[:, ::1] pwt,
+                     float[:, :, ::1] dx, float[:, :, ::1] ddw_parts,
+                     float[:, :, ::1] dpw_parts, float[:, ::1] db_parts,
+                     Py_ssize_t mult, Py_ssize_t stride, Py_ssize_t dilation,
+                     Py_ssize_t pad_left, Py_ssize_t tile, int num_threads):
+    """float32 backward pass; see backward_float64."""
+    cdef int status
+    if x.shape[0] == 0 or dz.shape[1] == 0:
+        return
+    with nogil:
+        status = _backward(&x[0, 0, 0], x.shape[0], x.shape[1], x.shape[2], &dz[0, 0, 0],
+                           dz.shape[1], dz.shape[2], &dw[0, 0], &pwt[0, 0], dw.shape[0],
+                           mult, stride, dilation, pad_left, tile, pwt.shape[1],
+                           dpw_parts.shape[2], &dx[0, 0, 0], &ddw_parts[0, 0, 0],
+                           &dpw_parts[0, 0, 0], &db_parts[0, 0], num_threads)
+    if status != 0:
+        raise MemoryError("sepconv: could not allocate the backward scratch tiles")
+
+
+def backward_float64(const double[:, :, ::1] x, const double[:, :, ::1] dz,
+                     const double[:, ::1] dw, const double[:, ::1] pwt,
+                     double[:, :, ::1] dx, double[:, :, ::1] ddw_parts,
+                     double[:, :, ::1] dpw_parts, double[:, ::1] db_parts,
+                     Py_ssize_t mult, Py_ssize_t stride, Py_ssize_t dilation,
+                     Py_ssize_t pad_left, Py_ssize_t tile, int num_threads):
+    """Gradients of sum(dz * z) for z = pointwise(depthwise(x)) + bias, channels_last.
+
+    x (B, L, C); dz (B, L_out, F); dw (K, M*C) and pwt (F, width_pad) packed
+    by sepconv.backward; dx (B, L, C) zeroed; per-element partial sums
+    ddw_parts (B, K, M*C), dpw_parts (B, width_pad, filters_pad), db_parts
+    (B, F), zeroed.  tile is a multiple of MR.  Nothing is checked here.
+    """
+    cdef int status
+    if x.shape[0] == 0 or dz.shape[1] == 0:
+        return
+    with nogil:
+        status = _backward(&x[0, 0, 0], x.shape[0], x.shape[1], x.shape[2], &dz[0, 0, 0],
+                           dz.shape[1], dz.shape[2], &dw[0, 0], &pwt[0, 0], dw.shape[0],
+                           mult, stride, dilation, pad_left, tile, pwt.shape[1],
+                           dpw_parts.shape[2], &dx[0, 0, 0], &ddw_parts[0, 0, 0],
+                           &dpw_parts[0, 0, 0], &db_parts[0, 0], num_threads)
+    if status != 0:
+        raise MemoryError("sepconv: could not allocate the backward scratch tiles")
