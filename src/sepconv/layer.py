@@ -130,6 +130,7 @@ class SeparableConv1D:
         self._packed = None         # (kernel module, packed array)
         self._plans = {}            # input shape -> (out shape, pad_left)
         self._activity_loss = None
+        self._saved = None          # (x, y, threads) of the last training call
         self._fused_code = functional.resolve_activation(self.activation)[1]
         self.input_channels = None
         shape = kwargs.get("batch_input_shape") or kwargs.get("input_shape")
@@ -193,6 +194,7 @@ class SeparableConv1D:
         self.input_channels = channels
         self._packed = None
         self._plans = {}
+        self._saved = None
 
     def _expected_shapes(self, channels):
         shapes = [(self.kernel_size[0], channels, self.depth_multiplier),
@@ -367,7 +369,47 @@ class SeparableConv1D:
             y = functional.apply_activation(self.activation, out)
         if self.activity_regularizer is not None:
             self._activity_loss = float(self.activity_regularizer(y))
+        if training:
+            # What backward() needs; copies, so later changes to the caller's
+            # arrays (or to a reused out=) cannot corrupt the gradients.
+            self._saved = (np.array(x), np.array(y), threads)
         return y
+
+    def backward(self, dy, include_regularization=True, num_threads=None):
+        """Gradients for the last ``layer(x, training=True)`` call.
+
+        Returns ``(dx, grads)``: ``dx`` has the input's layout, ``grads`` is
+        aligned with ``trainable_weights`` (depthwise, pointwise, bias).  With
+        ``include_regularization`` the weight regularizers' gradients and the
+        activity regularizer's (through the layer) are included.
+        """
+        from . import backward as _backward
+
+        if self._saved is None:
+            raise ValueError("backward() needs a forward call with training=True first: "
+                             "call layer(x, training=True).")
+        x, y, threads = self._saved
+        dy = functional._real_array(dy, "dy")
+        if dy.shape != y.shape:
+            raise ValueError(f"Argument `dy` must have the output's shape {y.shape}, "
+                             f"received shape {dy.shape}.")
+        dy = np.asarray(dy, dtype=self._np_dtype)
+        if include_regularization and self.activity_regularizer is not None:
+            dy = dy + np.asarray(self.activity_regularizer.gradient(y), dtype=self._np_dtype)
+        threads = threads if num_threads is None else functional.check_num_threads(
+            num_threads, functional.kernel_module())
+        depthwise, pointwise, bias = self._weights
+        dx, d_depthwise, d_pointwise, d_bias = _backward.separable_conv1d_backward(
+            dy, x, depthwise, pointwise, bias, self.strides, self.padding,
+            self.dilation_rate, self.data_format, self.activation, num_threads=threads)
+        grads = [d_depthwise, d_pointwise] + ([d_bias] if self.use_bias else [])
+        if include_regularization:
+            regs = (self.depthwise_regularizer, self.pointwise_regularizer,
+                    self.bias_regularizer)
+            for i, (reg, weight) in enumerate(zip(regs, self.weights)):
+                if reg is not None:
+                    grads[i] = grads[i] + np.asarray(reg.gradient(weight), dtype=self._np_dtype)
+        return dx, (grads if self.trainable else [])
 
     # ------------------------------------------------------ losses, constraints
     @property
