@@ -773,3 +773,6 @@ def backward_float64(const double[:, :, ::1] x, const double[:, :, ::1] dz,
                            &dpw_parts[0, 0, 0], &db_parts[0, 0], num_threads)
     if status != 0:
         raise MemoryError("sepconv: could not allocate the backward scratch tiles")
+
+
+include "_ladder.pxi"

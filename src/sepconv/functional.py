@@ -268,9 +268,33 @@ def apply_activation(activation, out):
     return out
 
 
+ALGORITHMS = ("auto", "naive", "fused", "tiled", "blocked")
+
+
+def _run_ladder(algorithm, kernels, x, dw, pw, bias, out, channels_first, activation,
+                strides, dilation_rate, pad_left):
+    """One rung of the optimization ladder (single-threaded, see src/_ladder.pxi)."""
+    dtype = x.dtype
+    taps, channels, mult = dw.shape
+    filters = pw.shape[2]
+    x_cl = np.ascontiguousarray(x.transpose(0, 2, 1)) if channels_first else x
+    out_steps = out.shape[2] if channels_first else out.shape[1]
+    y = np.empty((x.shape[0], out_steps, filters), dtype=dtype)
+    bias_array = (np.zeros(filters, dtype=dtype) if bias is None
+                  else np.ascontiguousarray(bias, dtype=dtype))
+    packed = pack_weights(dw, pw, bias_array, False, dtype, kernels)
+    tile = choose_tile(out_steps, x.shape[0], channels * mult, dtype.itemsize, False, 1,
+                       kernels, dtype)
+    kernels.ladder_forward(algorithm, x_cl, np.ascontiguousarray(dw, dtype=dtype),
+                           np.ascontiguousarray(pw[0], dtype=dtype), bias_array, packed, y,
+                           strides, dilation_rate, pad_left, tile)
+    out[...] = y.transpose(0, 2, 1) if channels_first else y
+    return apply_activation(activation, out)
+
+
 def separable_conv1d(x, depthwise_kernel, pointwise_kernel, bias=None, strides=1,
                      padding="valid", dilation_rate=1, data_format=None, activation=None,
-                     out=None, num_threads=None, *, isa=None):
+                     out=None, num_threads=None, *, isa=None, algorithm="auto"):
     """Depthwise 1-D convolution, pointwise 1x1 convolution, bias, activation.
 
     Parameters
@@ -289,6 +313,10 @@ def separable_conv1d(x, depthwise_kernel, pointwise_kernel, bias=None, strides=1
         OpenMP threads; default OpenMP's max threads (threadpoolctl controls it).
     isa : str, optional
         Force an instruction-set level ('baseline', 'avx2', 'avx512').
+    algorithm : str
+        'auto' (the production kernel, default) or a rung of the optimization
+        ladder for teaching: 'naive', 'fused', 'tiled', 'blocked'
+        (single-threaded; see docs/optimization.md).
 
     Returns
     -------
@@ -300,6 +328,9 @@ def separable_conv1d(x, depthwise_kernel, pointwise_kernel, bias=None, strides=1
     data_format = normalize_data_format(data_format)
     channels_first = data_format == "channels_first"
     activation_fn, code = resolve_activation(activation)
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"Argument `algorithm` must be one of {ALGORITHMS}, received "
+                         f"algorithm={algorithm!r}.")
     kernels = kernel_module(isa)
     num_threads = check_num_threads(num_threads, kernels)
 
@@ -319,6 +350,9 @@ def separable_conv1d(x, depthwise_kernel, pointwise_kernel, bias=None, strides=1
         out = np.empty(shape, dtype=dtype)
     else:
         check_out(out, shape, dtype, x_array)
+    if algorithm != "auto":
+        return _run_ladder(algorithm, kernels, x_array, dw, pw, bias, out, channels_first,
+                           activation_fn, strides, dilation_rate, pad_left)
     packed = pack_weights(dw, pw, bias, channels_first, dtype, kernels)
     return run_kernel(kernels, x_array, packed, out, channels_first, taps, mult, filters,
                       bias is not None, activation_fn, code, strides, dilation_rate,
