@@ -8,9 +8,12 @@
 
 from . import activations, config, constraints, initializers, regularizers
 from ._version import __version__
+from .backward import separable_conv1d_backward
 from .functional import separable_conv1d
+from .keras_io import list_layers, load_keras
 from .info import show_config
 from .layer import SeparableConv1D
 
-__all__ = ["SeparableConv1D", "separable_conv1d", "show_config", "activations",
+__all__ = ["SeparableConv1D", "separable_conv1d", "separable_conv1d_backward",
+           "load_keras", "list_layers", "show_config", "activations",
            "config", "constraints", "initializers", "regularizers", "__version__"]

@@ -479,6 +479,17 @@ class SeparableConv1D:
                             f"{type(config).__name__}.")
         return cls(**config)
 
+    @classmethod
+    def from_keras(cls, keras_layer):
+        """A sepconv layer with a Keras SeparableConv1D's config and weights."""
+        from . import keras_io
+        return keras_io.from_keras(keras_layer)
+
+    def to_keras(self):
+        """A keras.layers.SeparableConv1D with this layer's config and weights (needs Keras)."""
+        from . import keras_io
+        return keras_io.to_keras(self)
+
     def __repr__(self):
         return (f"SeparableConv1D(name={self.name!r}, filters={self.filters}, "
                 f"kernel_size={self.kernel_size}, strides={self.strides}, "
