@@ -133,9 +133,7 @@ class BuildExt(build_ext):
             base = ["/O2"] if not DEBUG else ["/Od", "/Zi"]
         else:
             base = ["-O1", "-g"] if DEBUG else ["-O3"]
-            base += ["-fno-math-errno", "-Wno-unused-function", "-Wno-unreachable-code",
-                     # keep the float64 accumulator tile (sized for float32) in registers
-                     "--param=sra-max-scalarization-size-Ospeed=4096"]
+            base += ["-fno-math-errno", "-Wno-unused-function", "-Wno-unreachable-code"]
             if NATIVE:
                 base.append("-march=native")
 

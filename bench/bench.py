@@ -1,0 +1,829 @@
+#!/usr/bin/env python
+"""Benchmark sepconv's SeparableConv1D against PyTorch, ONNX Runtime and Keras 3.
+
+    python bench/bench.py                       # all cases, float32+float64, 1 and 2 threads
+    python bench/bench.py --quick               # smoke run: few rounds
+    python bench/bench.py --cases kws_b1,quartz_b8 --dtypes float32 --threads 2
+    python bench/bench.py --json out.json --markdown
+
+How it measures (see bench/README.md for more):
+
+* One worker process per thread count (TensorFlow fixes its thread pools the
+  first time it runs anything, so each thread count needs a fresh process).
+  The worker sets TF's intra-op threads to n and inter-op threads to 1 before
+  TF runs, ``torch.set_num_threads(n)``, ORT ``intra_op_num_threads=n`` and
+  sepconv ``num_threads=n``.
+* For each case and dtype: every implementation's output is checked against
+  sepconv's (and sepconv's against a float64 NumPy reference): max abs
+  difference / max|y| must be below 1e-4 (float32) or 1e-9 (float64);
+  a mismatch is reported loudly.
+* Then all implementations are timed interleaved, round-robin in a freshly
+  shuffled order each round, until --seconds have passed (all implementations
+  together); the median per call is reported.  By default a round gives each
+  implementation a short turn (~10 ms of back-to-back calls, the first call and
+  first 1 ms not kept) after waiting for the previous runtime's spinning
+  threads to go to sleep: with one call per turn (--schedule call) every call
+  runs with cold caches and a cold thread pool while another runtime's threads
+  spin on the same two cores, which measured 2-4x slower for everyone.
+  ``other load`` (work by other processes while a row was timed) flags
+  disturbed rows on a shared machine.
+* The NumPy 2048x2048 matmul rate (threadpoolctl-limited to n BLAS threads) is
+  measured in the same worker at its start and its end, for the fractions.
+* Keras with the JAX backend (if jax is installed) runs in its own worker per
+  thread count (Keras picks its backend at import), timed interleaved with
+  sepconv there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import importlib.util
+import json
+import os
+import platform
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+from statistics import median
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+from peers import PEERS, Case, Problem, Unavailable, make_sepconv, numpy_reference  # noqa: E402
+
+CASES = [
+    #     name          B     L    C    F   K  s  d  dm padding
+    Case("tiny_b1",     1,   16,   8,   8,  3, 1, 1, 1, "same"),
+    Case("kws_b1",      1,  128,  64,  64,  3, 1, 1, 1, "same"),
+    Case("audio_b1",    1, 1000, 128, 128,  9, 1, 1, 1, "same"),
+    Case("quartz_b1",   1,  800, 256, 256, 33, 1, 1, 1, "same"),
+    Case("thru_b32",   32, 1024, 128, 128,  5, 1, 1, 1, "same"),
+    Case("quartz_b8",   8,  800, 256, 256, 33, 1, 1, 1, "same"),
+    Case("dm4_s2_b16", 16,  512,  32,  64,  7, 2, 1, 4, "valid"),
+    Case("dil4_b8",     8, 2048,  64,  64,  3, 1, 4, 1, "same"),
+]
+CASE_BY_NAME = {c.name: c for c in CASES}
+TOLERANCE = {"float32": 1e-4, "float64": 1e-9}
+MAIN_PEERS = ("torch", "onnxruntime", "keras-tf")
+JAX_PEERS = ("keras-jax",)
+MATMUL_N = 2048
+_STDERR_NOISE = ("absl::InitializeLog()", "oneDNN custom operations are on")
+
+
+# =========================================================================== worker
+def _first_line(exc):
+    text = str(exc).strip()
+    line = text.splitlines()[0] if text else ""
+    return f"{type(exc).__name__}: {line}"[:200] if line else type(exc).__name__
+
+
+def _loaded_openmp():
+    """OpenMP / threading runtimes mapped into this process (for the record)."""
+    found = set()
+    try:
+        with open("/proc/self/maps") as fh:
+            for line in fh:
+                path = line.split()[-1] if "/" in line else ""
+                base = os.path.basename(path)
+                if any(key in base for key in ("libgomp", "libiomp", "libomp")):
+                    found.add(path)
+    except OSError:
+        pass
+    return sorted(found)
+
+
+def _setup_runtimes(threads, peers, backend):
+    """Import and configure the peers' runtimes before anything runs.
+
+    Returns {peer: reason} for peers that cannot run at all.
+    """
+    missing = {}
+    os.environ["KERAS_BACKEND"] = backend
+    if "keras-tf" in peers:
+        try:
+            import tensorflow as tf
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(1)
+            import keras  # noqa: F401
+            if keras.backend.backend() != "tensorflow":
+                missing["keras-tf"] = f"Keras backend is {keras.backend.backend()!r}"
+        except Exception as exc:
+            missing["keras-tf"] = f"not importable ({_first_line(exc)})"
+    if "keras-jax" in peers:
+        try:
+            if threads == 1:
+                flags = os.environ.get("XLA_FLAGS", "")
+                os.environ["XLA_FLAGS"] = (flags + " --xla_cpu_multi_thread_eigen=false "
+                                           "intra_op_parallelism_threads=1").strip()
+            import jax
+            jax.config.update("jax_enable_x64", True)
+            import keras
+            if keras.backend.backend() != "jax":
+                missing["keras-jax"] = f"Keras backend is {keras.backend.backend()!r}"
+        except Exception as exc:
+            missing["keras-jax"] = f"not importable ({_first_line(exc)})"
+    if "torch" in peers or "onnxruntime" in peers:
+        try:
+            import torch
+            torch.set_num_threads(threads)
+        except Exception as exc:
+            for name in ("torch", "onnxruntime"):
+                if name in peers:
+                    missing[name] = f"torch not importable ({_first_line(exc)})"
+    if "onnxruntime" in peers and "onnxruntime" not in missing:
+        for module in ("onnxruntime", "onnx"):
+            try:
+                importlib.import_module(module)
+            except Exception as exc:
+                missing["onnxruntime"] = f"{module} not importable ({_first_line(exc)})"
+                break
+    return missing
+
+
+def matmul_samples(dtype, threads, seconds, min_reps):
+    """Seconds per 2048x2048 NumPy matmul, BLAS limited to `threads` threads."""
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((MATMUL_N, MATMUL_N)).astype(dtype)
+    b = rng.standard_normal((MATMUL_N, MATMUL_N)).astype(dtype)
+    c = np.empty_like(a)
+    times = []
+    wait_quiet(0.5)
+    with threadpool_limits(limits=threads, user_api="blas"):
+        np.matmul(a, b, out=c)  # warm-up
+        end = time.perf_counter() + seconds
+        while len(times) < min_reps or (time.perf_counter() < end and len(times) < 1000):
+            t0 = time.perf_counter()
+            np.matmul(a, b, out=c)
+            times.append(time.perf_counter() - t0)
+    return times
+
+
+def _cpu_ticks():
+    """(busy ticks of the whole machine, ticks used by this process), or None."""
+    try:
+        with open("/proc/stat") as fh:
+            fields = [int(v) for v in fh.readline().split()[1:9]]
+        with open("/proc/self/stat") as fh:
+            own = fh.read().rsplit(")", 1)[1].split()
+        return sum(fields) - fields[3] - fields[4], int(own[11]) + int(own[12])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _foreign_load(before, after, seconds):
+    """CPUs' worth of work done by other processes between two _cpu_ticks()."""
+    if before is None or after is None or seconds <= 0:
+        return None
+    hz = os.sysconf("SC_CLK_TCK")
+    return max(0.0, ((after[0] - before[0]) - (after[1] - before[1])) / hz / seconds)
+
+
+def _compare(y, ref, dtype):
+    if y.shape != ref.shape:
+        return float("inf"), f"shape {y.shape} != sepconv's {ref.shape}"
+    scale = float(np.max(np.abs(ref))) or 1.0
+    err = float(np.max(np.abs(y.astype(np.float64) - ref.astype(np.float64)))) / scale
+    if not np.isfinite(err) or err > TOLERANCE[dtype]:
+        return err, f"max|diff|/max|y| = {err:.3g} > {TOLERANCE[dtype]:g}"
+    return err, None
+
+
+class _Timer:
+    """Per-function call times (ns) and the process CPU time spent in its spans
+    (all threads of this process: a check that the thread settings hold)."""
+
+    def __init__(self, n):
+        self.samples = [[] for _ in range(n)]
+        self.cpu_ns = [0] * n
+        self.wall_ns = [0] * n
+
+    def span(self, i, wall0, cpu0):
+        self.wall_ns[i] += time.perf_counter_ns() - wall0
+        self.cpu_ns[i] += time.process_time_ns() - cpu0
+
+    def cores(self):
+        return [c / w if w else None for c, w in zip(self.cpu_ns, self.wall_ns)]
+
+
+def time_interleaved(calls, seconds, min_rounds, max_rounds, warm_rounds, seed):
+    """Round-robin timing: each round calls each function once, shuffled order."""
+    order = list(range(len(calls)))
+    rng = random.Random(seed)
+    clock, cpu = time.perf_counter_ns, time.process_time_ns
+    for _ in range(warm_rounds):
+        for fn in calls:
+            fn()
+    timer = _Timer(len(calls))
+    end = time.perf_counter() + seconds
+    rounds = 0
+    while rounds < min_rounds or (time.perf_counter() < end and rounds < max_rounds):
+        rng.shuffle(order)
+        for i in order:
+            fn = calls[i]
+            c0 = cpu()
+            t0 = clock()
+            fn()
+            t1 = clock()
+            timer.samples[i].append(t1 - t0)
+            timer.span(i, t0, c0)
+        rounds += 1
+    return timer
+
+
+def wait_quiet(max_s, window_s=0.0005, threshold=0.15):
+    """Sleep until this process's threads stop burning CPU (at most max_s).
+
+    After a call, thread pools keep spinning for a while waiting for more work
+    (libgomp ~3 ms, ONNX Runtime ~20 ms here); on a machine with as many cores
+    as threads those spinners would steal a core from the next implementation.
+    """
+    if max_s <= 0:
+        return
+    deadline = time.perf_counter() + max_s
+    while time.perf_counter() < deadline:
+        c0, w0 = time.process_time_ns(), time.perf_counter_ns()
+        time.sleep(window_s)
+        if (time.process_time_ns() - c0) < threshold * (time.perf_counter_ns() - w0):
+            return
+
+
+def time_bursts(calls, seconds, min_rounds, max_rounds, warm_rounds, seed, turn_s, settle_s,
+                quiet_s):
+    """Round-robin in turns: each round gives each function (shuffled order) one turn
+    of back-to-back calls lasting ~turn_s, after waiting (at most quiet_s) for the
+    previous runtime's spinning threads to go to sleep; the first call of a turn
+    and those that start within settle_s of its start are not kept (this
+    runtime's sleeping threads are still waking up)."""
+    order = list(range(len(calls)))
+    rng = random.Random(seed)
+    clock, cpu = time.perf_counter_ns, time.process_time_ns
+    for fn in calls:
+        for _ in range(warm_rounds):
+            fn()
+    turn_ns, settle_ns = int(turn_s * 1e9), int(settle_s * 1e9)
+    timer = _Timer(len(calls))
+    end = time.perf_counter() + seconds
+    rounds = 0
+    while rounds < min_rounds or (time.perf_counter() < end and rounds < max_rounds):
+        rng.shuffle(order)
+        for i in order:
+            fn, kept = calls[i], timer.samples[i]
+            wait_quiet(quiet_s)
+            k = n_kept = 0
+            c0 = cpu()
+            start = clock()
+            while True:
+                t0 = clock()
+                fn()
+                t1 = clock()
+                if k and t0 - start >= settle_ns:
+                    kept.append(t1 - t0)
+                    n_kept += 1
+                k += 1
+                if n_kept and t1 - start >= turn_ns:
+                    break
+            timer.span(i, start, c0)
+        rounds += 1
+    return timer
+
+
+def time_blocked(calls, seconds, min_rounds, max_rounds, warm_rounds, seed):
+    """Each function timed in its own block (for comparison with interleaving)."""
+    clock, cpu = time.perf_counter_ns, time.process_time_ns
+    timer = _Timer(len(calls))
+    for i, fn in enumerate(calls):
+        for _ in range(warm_rounds):
+            fn()
+        out = timer.samples[i]
+        end = time.perf_counter() + seconds / len(calls)
+        c0 = cpu()
+        start = clock()
+        while len(out) < min_rounds or (time.perf_counter() < end and len(out) < max_rounds):
+            t0 = clock()
+            fn()
+            out.append(clock() - t0)
+        timer.span(i, start, c0)
+    return timer
+
+
+def _time(args, *timing):
+    if args.schedule == "blocked":
+        return time_blocked(*timing)
+    if args.schedule == "call":
+        return time_interleaved(*timing)
+    return time_bursts(*timing, args.turn_ms / 1e3, args.settle_ms / 1e3, args.quiet_ms / 1e3)
+
+
+def _stats(ns):
+    arr = np.sort(np.asarray(ns, dtype=np.float64)) / 1e3
+    return {"median_us": float(median(arr)), "min_us": float(arr[0]),
+            "p10_us": float(np.percentile(arr, 10)), "p90_us": float(np.percentile(arr, 90)),
+            "calls": int(arr.size)}
+
+
+def run_case(case, dtype, threads, peers, missing, args):
+    """Check and time one (case, dtype, threads); returns a JSON-able record."""
+    itemsize = np.dtype(dtype).itemsize
+    rec = {"case": case.name, "dtype": dtype, "threads": threads,
+           "shape": {k: getattr(case, k) for k in
+                     ("B", "L", "C", "F", "K", "stride", "dilation", "dm", "padding")},
+           "L_out": case.L_out, "flops": case.flops(), "bytes": case.bytes(itemsize),
+           "impls": {}}
+    problem = Problem.create(case, dtype, threads)
+    try:
+        sep = make_sepconv(problem)
+        sep.call()
+        ref = sep.result()
+    except Exception as exc:
+        rec["impls"]["sepconv"] = {"status": "error", "reason": _first_line(exc)}
+        return rec
+    err, bad = _compare(ref, numpy_reference(problem), dtype)
+    rec["impls"]["sepconv"] = {"status": "mismatch" if bad else "ok", "rel_err_vs_numpy": err,
+                               "reason": f"vs float64 NumPy reference: {bad}" if bad else None,
+                               "note": sep.note}
+    impls = [sep]
+    for name in peers:
+        if name in missing:
+            rec["impls"][name] = {"status": "n/a", "reason": missing[name]}
+            continue
+        try:
+            impl = PEERS[name](problem)
+            impl.call()
+            y = impl.result()
+        except Unavailable as exc:
+            rec["impls"][name] = {"status": "n/a", "reason": str(exc)}
+            continue
+        except Exception as exc:
+            rec["impls"][name] = {"status": "n/a", "reason": _first_line(exc)}
+            continue
+        err, bad = _compare(y, ref, dtype)
+        rec["impls"][name] = {"status": "mismatch" if bad else "ok", "rel_err": err,
+                              "reason": bad, "note": impl.note}
+        impls.append(impl)
+    for name, info in rec["impls"].items():
+        if info["status"] == "mismatch":
+            print(f"\n!!!!! MISMATCH: {name} on {case.name} {dtype} {threads} thread(s): "
+                  f"{info['reason']} !!!!!\n", file=sys.stderr, flush=True)
+
+    calls = [impl.call for impl in impls]
+    timing = (calls, args.seconds, args.min_rounds, args.max_rounds, args.warm_rounds,
+              zlib.crc32(f"{case.name}/{dtype}/{threads}".encode()))
+    ticks, t_start = _cpu_ticks(), time.perf_counter()
+    while True:
+        try:
+            timer = _time(args, *timing)
+            break
+        except Exception as exc:  # an implementation that worked once, then failed
+            culprits = []
+            for impl in impls:
+                try:
+                    impl.call()
+                except Exception as exc2:
+                    culprits.append((impl, exc2))
+            culprits = culprits or [(impl, exc) for impl in impls]
+            for impl, error in culprits:
+                rec["impls"][impl.name].update(status="n/a",
+                                               reason=f"failed while timed: {_first_line(error)}")
+                impls.remove(impl)
+            if not impls or impls[0] is not sep:
+                return rec
+            timing = ([impl.call for impl in impls],) + timing[1:]
+    rec["foreign_load"] = _foreign_load(ticks, _cpu_ticks(), time.perf_counter() - t_start)
+    for impl, ns, cores in zip(impls, timer.samples, timer.cores()):
+        rec["impls"][impl.name].update(_stats(ns), cpu_cores_used=cores)
+    return rec
+
+
+def worker(args):
+    threads = args.threads[0]
+    peers = [p for p in args.peer_list if p in PEERS]
+    # sepconv first: its OpenMP runtime (the system's libgomp) is then the one
+    # that PyTorch shares too (one libgomp.so.1 per process), as when it runs alone.
+    import sepconv  # noqa: F401
+    missing = _setup_runtimes(threads, peers, args.keras_backend)
+
+    out = {"threads": threads, "peers": peers, "missing": missing, "results": [],
+           "matmul": {}, "runtime": {}}
+
+    def dump():
+        with open(args.worker_out, "w") as fh:
+            json.dump(out, fh)
+
+    mm_seconds = 0.0 if args.quick else max(0.3, args.seconds)
+    mm_reps = 1 if args.quick else 3
+    if args.matmul:
+        for dtype in args.dtype_list:
+            out["matmul"][dtype] = matmul_samples(dtype, threads, mm_seconds / 2, mm_reps)
+    from threadpoolctl import threadpool_limits
+
+    # NumPy's BLAS (the reference check) on one thread: OpenBLAS's idle workers
+    # would otherwise spin on a core for a while after each matmul.
+    blas_limit = threadpool_limits(limits=1, user_api="blas")
+    wait_quiet(0.5)
+    for dtype in args.dtype_list:
+        for case in args.case_list:
+            t0 = time.perf_counter()
+            rec = run_case(case, dtype, threads, peers, missing, args)
+            out["results"].append(rec)
+            dump()
+            cells = ", ".join(
+                f"{k} {v['median_us']:.1f} [{v['cpu_cores_used'] or 0:.1f}]"
+                if "median_us" in v else f"{k} {v['status']}"
+                for k, v in rec["impls"].items())
+            load = rec.get("foreign_load")
+            print(f"  [{threads} thr {dtype}] {case.name:<11} {cells} µs [CPUs busy] "
+                  f"({time.perf_counter() - t0:.1f} s"
+                  f"{f', other load {load:.2f} CPUs' if load is not None else ''})",
+                  file=sys.stderr, flush=True)
+    blas_limit.restore_original_limits()
+    if args.matmul:
+        for dtype in args.dtype_list:
+            out["matmul"][dtype] += matmul_samples(dtype, threads, mm_seconds / 2, mm_reps)
+    out["runtime"]["openmp_libs"] = _loaded_openmp()
+    try:
+        import torch
+        out["runtime"]["torch_threads"] = torch.get_num_threads()
+    except Exception:
+        pass
+    dump()
+    return 0
+
+
+# =========================================================================== driver
+def cpu_line():
+    info = {}
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if ":" in line:
+                    key, _, value = line.partition(":")
+                    info.setdefault(key.strip(), value.strip())
+    except OSError:
+        pass
+    model = info.get("model name") or platform.processor() or "unknown CPU"
+    flags = set(info.get("flags", "").split())
+    wanted = ["avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile"]
+    ncpu = os.cpu_count()
+    try:
+        ncpu = len(os.sched_getaffinity(0))
+    except AttributeError:
+        pass
+    fam = (f"family {info.get('cpu family', '?')} model {info.get('model', '?')} "
+           f"stepping {info.get('stepping', '?')}")
+    return (f"{model} ({fam}), {ncpu} usable CPU(s), "
+            f"flags: {' '.join(f for f in wanted if f in flags) or '-'}")
+
+
+def versions():
+    out = {"python": platform.python_version()}
+    for dist in ("sepconv", "numpy", "threadpoolctl", "torch", "onnxruntime", "onnx",
+                 "tensorflow-cpu", "tensorflow", "keras", "jax", "jaxlib"):
+        try:
+            out[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    try:
+        from threadpoolctl import threadpool_info
+        blas = [f"{p.get('internal_api')} {p.get('version')} ({p.get('architecture')})"
+                for p in threadpool_info() if p.get("user_api") == "blas"]
+        if blas:
+            out["numpy BLAS"] = ", ".join(blas)
+    except Exception:
+        pass
+    try:
+        import sepconv
+        info = sepconv.info.config_info()
+        out["sepconv ISA"] = info["isa"]["selected"]
+        out["sepconv OpenMP"] = "on" if info["openmp"] else "off"
+    except Exception as exc:
+        out["sepconv"] = f"not importable: {_first_line(exc)}"
+    return out
+
+
+def run_worker(args, threads, peers, backend, matmul):
+    fd, path = tempfile.mkstemp(prefix="sepconv_bench_", suffix=".json")
+    os.close(fd)
+    cmd = [sys.executable, os.path.abspath(__file__), "--_worker", "--_worker-out", path,
+           "--_keras-backend", backend, "--threads", str(threads),
+           "--cases", ",".join(c.name for c in args.case_list),
+           "--dtypes", ",".join(args.dtype_list), "--peers", ",".join(peers),
+           "--seconds", repr(args.seconds), "--min-rounds", str(args.min_rounds),
+           "--max-rounds", str(args.max_rounds), "--warm-rounds", str(args.warm_rounds)]
+    if args.quick:
+        cmd.append("--quick")
+    cmd += ["--schedule", args.schedule, "--turn-ms", repr(args.turn_ms),
+            "--settle-ms", repr(args.settle_ms), "--quiet-ms", repr(args.quiet_ms)]
+    if not matmul:
+        cmd.append("--no-matmul")
+    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="2",
+               PYTHONWARNINGS="ignore")
+    print(f"# worker: {threads} thread(s), peers {','.join(peers) or '-'}"
+          f"{' (Keras backend ' + backend + ')' if any(p.startswith('keras') for p in peers) else ''}",
+          file=sys.stderr, flush=True)
+    proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True, bufsize=1)
+    for line in proc.stderr:  # pass progress through, drop TensorFlow's start-up chatter
+        if not any(noise in line for noise in _STDERR_NOISE):
+            sys.stderr.write(line)
+            sys.stderr.flush()
+    proc.wait()
+    data = None
+    try:
+        with open(path) as fh:
+            data = json.load(fh)
+    except (OSError, ValueError):
+        pass
+    finally:
+        os.unlink(path)
+    if proc.returncode != 0:
+        print(f"!!! worker ({threads} threads, {backend}) exited with {proc.returncode}; "
+              f"{'partial results kept' if data else 'no results'}", file=sys.stderr)
+    return data
+
+
+def fmt_us(v):
+    if v is None:
+        return "n/a"
+    if v >= 1000:
+        return f"{v:,.0f}"
+    if v >= 100:
+        return f"{v:.0f}"
+    if v >= 10:
+        return f"{v:.1f}"
+    return f"{v:.2f}"
+
+
+def fmt_num(v):
+    return f"{v:,.0f}" if v >= 100 else f"{v:.3g}"
+
+
+def render_table(title, header, rows, markdown):
+    lines = []
+    if markdown:
+        lines.append(f"### {title}\n")
+        lines.append("| " + " | ".join(header) + " |")
+        lines.append("|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|")
+        lines += ["| " + " | ".join(r) + " |" for r in rows]
+    else:
+        widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
+                  for i, h in enumerate(header)]
+        lines.append(title)
+        lines.append("  ".join(h.ljust(w) if i == 0 else h.rjust(w)
+                               for i, (h, w) in enumerate(zip(header, widths))))
+        lines.append("  ".join("-" * w for w in widths))
+        lines += ["  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                            for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
+    return "\n".join(lines)
+
+
+def report(meta, results, matmul, peers, args):
+    md = args.markdown
+    out = []
+    if md:
+        out.append("## sepconv benchmark\n")
+        out.append(f"- CPU: {meta['cpu']}")
+        out.append("- versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()))
+        out.append(f"- command: `{meta['command']}`")
+        out.append(f"- timing: {meta['timing']}\n")
+    else:
+        out.append(f"CPU: {meta['cpu']}")
+        out.append("versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()))
+        out.append(f"timing: {meta['timing']}")
+    notes = {}
+    mismatches = []
+    for dtype in args.dtype_list:
+        for threads in args.threads:
+            recs = [r for r in results if r["dtype"] == dtype and r["threads"] == threads]
+            if not recs:
+                continue
+            mm = matmul.get(str(threads), {}).get(dtype)
+            mm_txt = f"{mm:.1f} GFLOP/s" if mm else "n/a"
+            title = (f"{dtype}, {threads} thread{'s' if threads > 1 else ''} "
+                     f"(NumPy {MATMUL_N}x{MATMUL_N} matmul: {mm_txt}); times are median µs per call")
+            header = (["case", "MFLOP", "KB", "sepconv"] + list(peers)
+                      + ["sepconv GFLOP/s", "of matmul", "best peer / sepconv", "other load"])
+            rows = []
+            for r in recs:
+                impls = r["impls"]
+                sep = impls.get("sepconv", {})
+                sep_us = sep.get("median_us")
+
+                def cell(name):
+                    info = impls.get(name)
+                    if info is None:
+                        return "-"
+                    if info["status"] in ("n/a", "error") or "median_us" not in info:
+                        key = (name, info.get("reason"))
+                        notes.setdefault(key, []).append(f"{r['case']}/{dtype}/{threads}t")
+                        return "n/a"
+                    text = fmt_us(info["median_us"])
+                    if info["status"] == "mismatch":
+                        mismatches.append(f"{name} {r['case']} {dtype} {threads}t: "
+                                          f"{info['reason']}")
+                        text += " (!)"
+                    return text
+
+                cells = [cell(n) for n in ["sepconv"] + list(peers)]
+                gflops = r["flops"] / (sep_us * 1e3) if sep_us else None
+                best = None
+                for name in peers:
+                    info = impls.get(name, {})
+                    if info.get("status") == "ok" and info.get("median_us"):
+                        if best is None or info["median_us"] < best[1]:
+                            best = (name, info["median_us"])
+                ratio = (f"{best[1] / sep_us:.2f} ({best[0]})" if best and sep_us else "n/a")
+                load = r.get("foreign_load")
+                rows.append([r["case"], fmt_num(r["flops"] / 1e6), fmt_num(r["bytes"] / 1e3)]
+                            + cells
+                            + [f"{gflops:.1f}" if gflops else "n/a",
+                               f"{gflops / mm:.2f}" if gflops and mm else "n/a", ratio,
+                               f"{load:.2f}" if load is not None else "?"])
+            out.append("")
+            out.append(render_table(title, header, rows, md))
+    if notes:
+        out.append("")
+        out.append("n/a reasons:" if not md else "**n/a reasons:**\n")
+        for (name, reason), where in notes.items():
+            shown = ", ".join(where[:4]) + (f", ... ({len(where)} in all)" if len(where) > 4 else "")
+            out.append(f"{'- ' if md else '  '}{name}: {reason}  [{shown}]")
+    if mismatches:
+        out.append("")
+        out.append("**!!! OUTPUT MISMATCHES (timed anyway, marked (!)) !!!**\n" if md
+                   else "!!! OUTPUT MISMATCHES (timed anyway, marked (!)) !!!")
+        out += [f"{'- ' if md else '  '}{m}" for m in mismatches]
+    out.append("")
+    out.append(("" if md else "") + "best peer / sepconv > 1 means sepconv is faster; "
+               "'of matmul' = sepconv GFLOP/s / NumPy matmul GFLOP/s (same dtype, threads); "
+               "FLOPs = 2*B*L_out*C*dm*(K+F); KB = input + weights + output; "
+               "'other load' = CPUs' worth of work by other processes while the row was "
+               "timed (rows with a high value are disturbed).")
+    print("\n".join(out))
+    return bool(mismatches)
+
+
+def parse_args(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--cases", default=",".join(c.name for c in CASES),
+                    help="comma-separated case names (default: all): "
+                         + ", ".join(c.name for c in CASES))
+    ap.add_argument("--dtypes", default="float32,float64")
+    ap.add_argument("--threads", default="1,2", help="comma-separated thread counts")
+    ap.add_argument("--peers", default=",".join(MAIN_PEERS + JAX_PEERS),
+                    help="comma-separated peers (default: all): "
+                         + ", ".join(MAIN_PEERS + JAX_PEERS))
+    ap.add_argument("--seconds", type=float, default=None,
+                    help="timing budget per case/dtype/threads, all implementations "
+                         "together (default 0.5, 0.05 with --quick)")
+    ap.add_argument("--quick", action="store_true", help="fast smoke run (few rounds)")
+    ap.add_argument("--json", metavar="PATH", help="write all numbers to PATH")
+    ap.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
+    ap.add_argument("--schedule", choices=("burst", "call", "blocked"), default="burst",
+                    help="burst (default): round-robin turns of back-to-back calls, "
+                         "~--turn-ms each, the first call and the first --settle-ms of a "
+                         "turn not kept; call: round-robin one call per implementation per "
+                         "round; blocked: each implementation timed in one block")
+    ap.add_argument("--turn-ms", type=float, default=None,
+                    help="length of a turn with --schedule burst (default 10, 4 with --quick)")
+    ap.add_argument("--settle-ms", type=float, default=None,
+                    help="start of a turn not kept with --schedule burst (default 1)")
+    ap.add_argument("--quiet-ms", type=float, default=40.0,
+                    help="with --schedule burst, wait at most this long before each turn "
+                         "for the previous runtime's spinning threads to sleep (default 40; "
+                         "0: don't wait)")
+    ap.add_argument("--no-matmul", dest="matmul", action="store_false",
+                    help="skip the NumPy matmul reference rate")
+    ap.add_argument("--min-rounds", type=int, default=None)
+    ap.add_argument("--max-rounds", type=int, default=None)
+    ap.add_argument("--warm-rounds", type=int, default=None)
+    ap.add_argument("--_worker", dest="worker", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--_worker-out", dest="worker_out", help=argparse.SUPPRESS)
+    ap.add_argument("--_keras-backend", dest="keras_backend", default="tensorflow",
+                    help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+
+    def split(text):
+        return [t.strip() for t in text.split(",") if t.strip()]
+
+    unknown = [c for c in split(args.cases) if c not in CASE_BY_NAME]
+    if unknown:
+        ap.error(f"unknown case(s) {unknown}; known: {', '.join(CASE_BY_NAME)}")
+    args.case_list = [CASE_BY_NAME[c] for c in split(args.cases)]
+    args.dtype_list = split(args.dtypes)
+    bad = [d for d in args.dtype_list if d not in TOLERANCE]
+    if bad:
+        ap.error(f"unsupported dtype(s) {bad}; use float32 and/or float64")
+    try:
+        args.threads = [int(t) for t in split(args.threads)]
+    except ValueError:
+        ap.error("--threads takes comma-separated integers")
+    if not args.threads or min(args.threads) < 1:
+        ap.error("--threads must be >= 1")
+    args.peer_list = split(args.peers)
+    bad = [p for p in args.peer_list if p not in PEERS]
+    if bad:
+        ap.error(f"unknown peer(s) {bad}; known: {', '.join(PEERS)}")
+    if args.seconds is None:
+        args.seconds = 0.05 if args.quick else 0.5
+    if args.min_rounds is None:
+        args.min_rounds = 3 if args.quick else 5
+    if args.max_rounds is None:
+        args.max_rounds = 30 if args.quick else 1_000_000
+    if args.turn_ms is None:
+        args.turn_ms = 4.0 if args.quick else 10.0
+    if args.settle_ms is None:
+        args.settle_ms = 1.0
+    if args.warm_rounds is None:
+        args.warm_rounds = 1 if args.quick else 3
+    return args
+
+
+def _timing_text(args):
+    if args.schedule == "burst":
+        how = (f"interleaved round-robin in turns (shuffled order per round; before a "
+               f"turn, up to {args.quiet_ms:g} ms for the previous runtime's spinning "
+               f"threads to sleep; each turn ~{args.turn_ms:g} ms of back-to-back calls, "
+               f"its first call and first {args.settle_ms:g} ms not kept)")
+    elif args.schedule == "call":
+        how = "interleaved round-robin, one call each per round (shuffled order per round)"
+    else:
+        how = "blocked (each implementation in its own block)"
+    return (f"{how}; ~{args.seconds:g} s per case/dtype/threads for all implementations, "
+            f">= {args.min_rounds} rounds after {args.warm_rounds} warm-up call(s) each; "
+            f"median per call")
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.worker:
+        return worker(args)
+
+    main_peers = [p for p in MAIN_PEERS if p in args.peer_list]
+    jax_peers = [p for p in JAX_PEERS if p in args.peer_list]
+    shown_peers = list(main_peers)
+    jax_reason = None
+    if jax_peers and importlib.util.find_spec("jax") is None:
+        jax_reason = "jax not installed"
+        jax_peers = []
+    meta = {"cpu": cpu_line(), "versions": versions(), "command": " ".join(sys.argv),
+            "timing": _timing_text(args),
+            "tolerance": TOLERANCE}
+    print(f"CPU: {meta['cpu']}", file=sys.stderr)
+    print("versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()),
+          file=sys.stderr, flush=True)
+
+    results, matmul, workers = [], {}, []
+    for threads in args.threads:
+        data = run_worker(args, threads, main_peers, "tensorflow", args.matmul)
+        if data is None:
+            continue
+        workers.append({k: data.get(k) for k in ("threads", "peers", "missing", "runtime")})
+        samples = data.get("matmul", {})
+        matmul[str(threads)] = {d: 2 * MATMUL_N ** 3 / median(s) / 1e9
+                                for d, s in samples.items() if s}
+        results += data.get("results", [])
+        if jax_peers:
+            jdata = run_worker(args, threads, jax_peers, "jax", False)
+            if jdata:
+                workers.append({k: jdata.get(k) for k in ("threads", "peers", "missing",
+                                                          "runtime")})
+                by_key = {(r["case"], r["dtype"]): r for r in results
+                          if r["threads"] == threads}
+                for r in jdata.get("results", []):
+                    target = by_key.get((r["case"], r["dtype"]))
+                    if target is None:
+                        continue
+                    for name, info in r["impls"].items():
+                        key = "sepconv@jax-worker" if name == "sepconv" else name
+                        target["impls"][key] = info
+    if jax_peers:
+        shown_peers += jax_peers
+    elif "keras-jax" in args.peer_list:
+        shown_peers.append("keras-jax")
+        for r in results:
+            r["impls"]["keras-jax"] = {"status": "n/a", "reason": jax_reason}
+
+    meta["workers"] = workers
+    if workers:
+        libs = sorted({lib for w in workers for lib in (w.get("runtime") or {}).get(
+            "openmp_libs", [])})
+        meta["openmp_libs_in_workers"] = libs
+    mismatch = report(meta, results, matmul, shown_peers, args)
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump({"meta": meta, "matmul_gflops": matmul, "results": results}, fh,
+                      indent=1)
+        print(f"\n(wrote {args.json})", file=sys.stderr)
+    return 2 if mismatch else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
