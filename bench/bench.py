@@ -56,19 +56,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
-from peers import PEERS, Case, Problem, Unavailable, make_sepconv, numpy_reference  # noqa: E402
+from sepconv.bench_peers import (CASES, PEERS, Case, Problem, Unavailable,  # noqa: E402
+                                 make_sepconv, numpy_reference)
 
-CASES = [
-    #     name          B     L    C    F   K  s  d  dm padding
-    Case("tiny_b1",     1,   16,   8,   8,  3, 1, 1, 1, "same"),
-    Case("kws_b1",      1,  128,  64,  64,  3, 1, 1, 1, "same"),
-    Case("audio_b1",    1, 1000, 128, 128,  9, 1, 1, 1, "same"),
-    Case("quartz_b1",   1,  800, 256, 256, 33, 1, 1, 1, "same"),
-    Case("thru_b32",   32, 1024, 128, 128,  5, 1, 1, 1, "same"),
-    Case("quartz_b8",   8,  800, 256, 256, 33, 1, 1, 1, "same"),
-    Case("dm4_s2_b16", 16,  512,  32,  64,  7, 2, 1, 4, "valid"),
-    Case("dil4_b8",     8, 2048,  64,  64,  3, 1, 4, 1, "same"),
-]
 CASE_BY_NAME = {c.name: c for c in CASES}
 TOLERANCE = {"float32": 1e-4, "float64": 1e-9}
 MAIN_PEERS = ("torch", "onnxruntime", "keras-tf")

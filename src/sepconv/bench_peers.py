@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Case", "Problem", "Impl", "Unavailable", "geometry", "numpy_reference",
+__all__ = ["CASES", "Case", "Problem", "Impl", "Unavailable", "geometry", "numpy_reference",
            "make_sepconv", "make_torch", "make_onnxruntime", "make_keras", "PEERS"]
 
 
@@ -306,3 +306,17 @@ def make_keras(p: Problem) -> Impl:
 #: peer name -> factory (sepconv is not a peer: it is the reference).
 PEERS = {"torch": make_torch, "onnxruntime": make_onnxruntime, "keras-tf": make_keras,
          "keras-jax": make_keras}
+
+
+# The benchmark cases of issue 2.
+CASES = [
+    #     name          B     L    C    F   K  s  d  dm padding
+    Case("tiny_b1",     1,   16,   8,   8,  3, 1, 1, 1, "same"),
+    Case("kws_b1",      1,  128,  64,  64,  3, 1, 1, 1, "same"),
+    Case("audio_b1",    1, 1000, 128, 128,  9, 1, 1, 1, "same"),
+    Case("quartz_b1",   1,  800, 256, 256, 33, 1, 1, 1, "same"),
+    Case("thru_b32",   32, 1024, 128, 128,  5, 1, 1, 1, "same"),
+    Case("quartz_b8",   8,  800, 256, 256, 33, 1, 1, 1, "same"),
+    Case("dm4_s2_b16", 16,  512,  32,  64,  7, 2, 1, 4, "valid"),
+    Case("dil4_b8",     8, 2048,  64,  64,  3, 1, 4, 1, "same"),
+]
