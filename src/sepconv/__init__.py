@@ -6,7 +6,7 @@
 (4, 4, 3)
 """
 
-from . import activations, config, constraints, initializers, regularizers
+from . import activations, config, constraints, initializers, optimizers, regularizers
 from ._version import __version__
 from .backward import separable_conv1d_backward
 from .functional import separable_conv1d
@@ -16,4 +16,5 @@ from .layer import SeparableConv1D
 
 __all__ = ["SeparableConv1D", "separable_conv1d", "separable_conv1d_backward",
            "load_keras", "list_layers", "show_config", "activations",
-           "config", "constraints", "initializers", "regularizers", "__version__"]
+           "config", "constraints", "initializers", "optimizers", "regularizers",
+           "__version__"]
