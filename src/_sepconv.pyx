@@ -117,9 +117,9 @@ cdef extern from *:
             memcpy(&b1, b + k * b_row + LANES, sizeof(VT));                        \
             _Pragma("GCC unroll 16")                                               \
             for (int i = 0; i < SEPCONV_MR; ++i) {                                 \
-                VT av = (VT){0} + a[i * a_row + k * a_col];                        \
-                lo[i] += av * b0;                                                  \
-                hi[i] += av * b1;                                                  \
+                T s = a[i * a_row + k * a_col]; /* splat by vector*scalar */                        \
+                lo[i] += b0 * s;                                                  \
+                hi[i] += b1 * s;                                                  \
             }                                                                      \
         }                                                                          \
         _Pragma("GCC unroll 16")                                                   \

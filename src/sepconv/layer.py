@@ -399,9 +399,24 @@ class SeparableConv1D:
         threads = threads if num_threads is None else functional.check_num_threads(
             num_threads, functional.kernel_module())
         depthwise, pointwise, bias = self._weights
-        dx, d_depthwise, d_pointwise, d_bias = _backward.separable_conv1d_backward(
-            dy, x, depthwise, pointwise, bias, self.strides, self.padding,
-            self.dilation_rate, self.data_format, self.activation, num_threads=threads)
+        name = activations.name_of(self.activation)
+        if name == "linear":
+            dz = dy
+        elif name == "relu":  # relu'(z) from y alone: y > 0 exactly where z > 0
+            dz = dy * (y > 0)
+        else:
+            z = functional.separable_conv1d(x, depthwise, pointwise, bias, self.strides,
+                                            self.padding, self.dilation_rate,
+                                            self.data_format, None, num_threads=threads)
+            dz = _backward.pre_activation_gradient(self.activation, z, dy)
+        channels_first = self.data_format == "channels_first"
+        steps = x.shape[2] if channels_first else x.shape[1]
+        pad_left = conv_geometry(steps, self.kernel_size[0], self.strides[0],
+                                 self.dilation_rate[0], self.padding).pad_left
+        dx, d_depthwise, d_pointwise, d_bias = _backward.convolution_backward(
+            x, np.ascontiguousarray(dz, dtype=self._np_dtype), depthwise, pointwise,
+            self.use_bias, self.strides[0], self.dilation_rate[0], pad_left, channels_first,
+            threads, functional.kernel_module())
         grads = [d_depthwise, d_pointwise] + ([d_bias] if self.use_bias else [])
         if include_regularization:
             regs = (self.depthwise_regularizer, self.pointwise_regularizer,
