@@ -13,13 +13,9 @@ timed interleaved (bursts of back-to-back calls, shuffled order, median).
 from __future__ import annotations
 
 import argparse
-import random
-import time
-from statistics import median
-
 import numpy as np
 
-from sepconv.bench_peers import CASES, Problem
+from sepconv.bench_peers import CASES, Problem, time_interleaved
 
 
 def sepconv_step(problem):
@@ -66,31 +62,6 @@ def torch_step(problem, dy):
     return step
 
 
-def interleaved(impls, seconds):
-    for call in impls.values():
-        call()
-    per_call = {}
-    for name, call in impls.items():
-        start = time.perf_counter()
-        call()
-        per_call[name] = time.perf_counter() - start
-    samples = {name: [] for name in impls}
-    order = list(impls)
-    deadline = time.perf_counter() + seconds
-    rounds = 0
-    while rounds < 5 or (time.perf_counter() < deadline and rounds < 100):
-        random.shuffle(order)
-        for name in order:
-            count = max(1, min(200, int(5e-3 / max(per_call[name], 1e-7))))
-            impls[name]()
-            start = time.perf_counter()
-            for _ in range(count):
-                impls[name]()
-            samples[name].append((time.perf_counter() - start) / count)
-        rounds += 1
-    return {name: median(v) for name, v in samples.items()}
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
@@ -118,7 +89,7 @@ def main(argv=None):
             scale = max(1.0, float(np.abs(ref).max()))
             if float(np.abs(ours - ref).max()) > 1e-3 * scale:
                 raise SystemExit(f"{case.name}: gradients differ from PyTorch")
-        medians = interleaved({"sepconv": mine, "torch": theirs}, args.seconds)
+        medians = time_interleaved({"sepconv": mine, "torch": theirs}, args.seconds)
         rows.append((case.name, medians["sepconv"] * 1e6, medians["torch"] * 1e6))
         print(f"{case.name:12s} sepconv {rows[-1][1]:10.1f} us  torch {rows[-1][2]:10.1f} us  "
               f"torch/sepconv {rows[-1][2] / rows[-1][1]:5.2f}", flush=True)

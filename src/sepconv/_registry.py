@@ -76,6 +76,61 @@ class Registry:
             f"Expected one of: {', '.join(self.names())}."
         )
 
+    # -- resolution ---------------------------------------------------------
+    def resolve(self, identifier, base_class, deserialize, argument=None):
+        """Keras's ``get()``: None, a name or config dict, an instance, a class or a callable.
+
+        None stays None; names and dicts go through ``deserialize``; an
+        instance of ``base_class`` or any callable is returned as is; a class
+        is instantiated without arguments.
+        """
+        label = argument or self.kind
+        if identifier is None:
+            return None
+        if isinstance(identifier, base_class):
+            return identifier
+        if isinstance(identifier, (str, dict)):
+            return deserialize(identifier, argument)
+        if inspect.isclass(identifier):
+            try:
+                obj = identifier()
+            except Exception as exc:
+                raise ValueError(
+                    f"Could not interpret {self.kind} identifier for `{label}`: received "
+                    f"{identifier!r}, which cannot be instantiated without arguments "
+                    f"({exc}).") from exc
+            if callable(obj):
+                return obj
+            raise ValueError(f"Could not interpret {self.kind} identifier for `{label}`: "
+                             f"received {identifier!r}, whose instances are not callable.")
+        if callable(identifier):
+            return identifier
+        raise ValueError(
+            f"Could not interpret {self.kind} identifier for `{label}`: received "
+            f"{identifier!r}. Expected None, a name, a config dict, an instance, a class "
+            "or a callable.")
+
+    def constructor_kwargs(self, cls, config):
+        """The keys of a config dict that ``cls.__init__`` accepts.
+
+        Unknown keys whose value is None are dropped (Keras adds such keys
+        across versions); any other unknown key is a ValueError.
+        """
+        if not isinstance(config, dict):
+            raise ValueError(f"{self.kind} config must be a dict. Received: {config!r}")
+        params = inspect.signature(cls.__init__).parameters
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            return dict(config)
+        accepted = {name for name in params if name != "self"}
+        kwargs = {}
+        for key, value in config.items():
+            if key in accepted:
+                kwargs[key] = value
+            elif value is not None:
+                raise ValueError(f"Unknown argument {key!r} in the config of {self.kind} "
+                                 f"{cls.__name__}: received {config!r}")
+        return kwargs
+
     # -- serialisation ------------------------------------------------------
     def config_dict(self, class_name, config):
         """A Keras-shaped config dict for a built-in object."""

@@ -44,42 +44,6 @@ def _progress(done, total, label, stream=sys.stderr, width=28):
     stream.flush()
 
 
-def _time_interleaved(impls, seconds):
-    """Median seconds per call of each implementation, timed round-robin.
-
-    Each round gives every implementation one burst of back-to-back calls
-    (about 2 ms), in a shuffled order; the first call of a burst is dropped
-    (it pays for waking thread pools).
-    """
-    import random
-    import time
-    from statistics import median
-
-    samples = {name: [] for name in impls}
-    for call in impls.values():
-        call()
-    per_call = {}
-    for name, call in impls.items():
-        start = time.perf_counter()
-        call()
-        per_call[name] = max(time.perf_counter() - start, 1e-7)
-    deadline = time.perf_counter() + seconds
-    rounds = 0
-    order = list(impls)
-    while rounds < 5 or (time.perf_counter() < deadline and rounds < 200):
-        random.shuffle(order)
-        for name in order:
-            call = impls[name]
-            count = max(1, min(1000, int(2e-3 / per_call[name])))
-            call()
-            start = time.perf_counter()
-            for _ in range(count):
-                call()
-            samples[name].append((time.perf_counter() - start) / count)
-        rounds += 1
-    return {name: median(values) for name, values in samples.items()}
-
-
 def _bench(args):
     from . import bench_peers
 
@@ -125,7 +89,7 @@ def _bench(args):
                     impls[peer] = impl.call
                 except Exception as exc:  # a peer that cannot run is reported, not fatal
                     notes.setdefault(peer, f"{type(exc).__name__}: {exc}".splitlines()[0][:120])
-            medians = _time_interleaved(impls, args.seconds)
+            medians = bench_peers.time_interleaved(impls, args.seconds)
             rows.append({"case": case.name, "threads": threads, "dtype": args.dtype,
                          "flops": case.flops(), "us": {k: v * 1e6 for k, v in medians.items()}})
             done += 1

@@ -92,24 +92,6 @@ def _norms(arr, axis):
     return np.sqrt(np.sum(np.square(arr), axis=reduce_axis, keepdims=True))
 
 
-def _constructor_kwargs(cls, config):
-    """Keys of ``config`` accepted by ``cls.__init__``; unknown None-valued keys dropped."""
-    if not isinstance(config, dict):
-        raise ValueError(f"constraint config must be a dict. Received: {config!r}")
-    params = inspect.signature(cls.__init__).parameters
-    accepted = {name for name in params if name != "self"}
-    kwargs = {}
-    for key, value in config.items():
-        if key in accepted:
-            kwargs[key] = value
-        elif value is not None:
-            raise ValueError(
-                f"Unknown argument {key!r} in the config of constraint {cls.__name__}: "
-                f"received {config!r}"
-            )
-    return kwargs
-
-
 @REGISTRY.register("Constraint", "constraint")
 class Constraint:
     """Base class; by itself it returns the weight unchanged."""
@@ -122,7 +104,7 @@ class Constraint:
 
     @classmethod
     def from_config(cls, config):
-        return cls(**_constructor_kwargs(cls, config))
+        return cls(**REGISTRY.constructor_kwargs(cls, config))
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
@@ -231,31 +213,6 @@ def get(identifier, argument=None):
     ``argument`` names the layer argument in error messages (for example
     ``"depthwise_constraint"``).
     """
-    label = argument or "constraint"
-    if identifier is None:
-        return None
-    if isinstance(identifier, Constraint):
-        return identifier
-    if isinstance(identifier, (str, dict)):
-        return deserialize(identifier, argument)
-    if inspect.isclass(identifier):
-        try:
-            obj = identifier()
-        except Exception as exc:
-            raise ValueError(
-                f"Could not interpret constraint identifier for `{label}`: received "
-                f"{identifier!r}, which cannot be instantiated without arguments ({exc})."
-            ) from exc
-        if callable(obj):
-            return obj
-        raise ValueError(
-            f"Could not interpret constraint identifier for `{label}`: received "
-            f"{identifier!r}, whose instances are not callable."
-        )
-    if callable(identifier):
-        return identifier
-    raise ValueError(
-        f"Could not interpret constraint identifier for `{label}`: received "
-        f"{identifier!r}. Expected None, a name, a config dict, an instance, a class "
-        "or a callable."
-    )
+    return REGISTRY.resolve(identifier, Constraint, deserialize, argument)
+
+

@@ -176,32 +176,6 @@ def _normalize_axes(axes, name):
     return tuple(int(a) for a in items)
 
 
-def _constructor_kwargs(cls, config, kind):
-    """Keep the keys of ``config`` that ``cls.__init__`` accepts.
-
-    Keys the constructor does not know are dropped when their value is None
-    (Keras adds such keys in newer releases, e.g. ``input_axes``); any other
-    unknown key is an error, since silently ignoring a real setting would
-    change the behaviour.
-    """
-    if not isinstance(config, dict):
-        raise ValueError(f"{kind} config must be a dict. Received: {config!r}")
-    params = inspect.signature(cls.__init__).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        return dict(config)
-    accepted = {name for name in params if name != "self"}
-    kwargs = {}
-    for key, value in config.items():
-        if key in accepted:
-            kwargs[key] = value
-        elif value is not None:
-            raise ValueError(
-                f"Unknown argument {key!r} in the config of {kind} {cls.__name__}: "
-                f"received {config!r}"
-            )
-    return kwargs
-
-
 # ---------------------------------------------------------------------------
 # fans
 # ---------------------------------------------------------------------------
@@ -282,7 +256,7 @@ class Initializer:
 
     @classmethod
     def from_config(cls, config):
-        return cls(**_constructor_kwargs(cls, config, "initializer"))
+        return cls(**REGISTRY.constructor_kwargs(cls, config))
 
     def clone(self):
         return type(self).from_config(self.get_config())
@@ -789,31 +763,6 @@ def get(identifier, argument=None):
     ``argument`` names the layer argument in error messages (for example
     ``"depthwise_initializer"``).
     """
-    label = argument or "initializer"
-    if identifier is None:
-        return None
-    if isinstance(identifier, Initializer):
-        return identifier
-    if isinstance(identifier, (str, dict)):
-        return deserialize(identifier, argument)
-    if inspect.isclass(identifier):
-        try:
-            obj = identifier()
-        except Exception as exc:
-            raise ValueError(
-                f"Could not interpret initializer identifier for `{label}`: received "
-                f"{identifier!r}, which cannot be instantiated without arguments ({exc})."
-            ) from exc
-        if callable(obj):
-            return obj
-        raise ValueError(
-            f"Could not interpret initializer identifier for `{label}`: received "
-            f"{identifier!r}, whose instances are not callable."
-        )
-    if callable(identifier):
-        return identifier
-    raise ValueError(
-        f"Could not interpret initializer identifier for `{label}`: received "
-        f"{identifier!r}. Expected None, a name, a config dict, an instance, a class "
-        "or a callable."
-    )
+    return REGISTRY.resolve(identifier, Initializer, deserialize, argument)
+
+

@@ -70,24 +70,6 @@ def _as_float_array(x):
     return arr
 
 
-def _constructor_kwargs(cls, config):
-    """Keys of ``config`` accepted by ``cls.__init__``; unknown None-valued keys dropped."""
-    if not isinstance(config, dict):
-        raise ValueError(f"regularizer config must be a dict. Received: {config!r}")
-    params = inspect.signature(cls.__init__).parameters
-    accepted = {name for name in params if name != "self"}
-    kwargs = {}
-    for key, value in config.items():
-        if key in accepted:
-            kwargs[key] = value
-        elif value is not None:
-            raise ValueError(
-                f"Unknown argument {key!r} in the config of regularizer {cls.__name__}: "
-                f"received {config!r}"
-            )
-    return kwargs
-
-
 @REGISTRY.register("Regularizer", "regularizer")
 class Regularizer:
     """Base class: ``reg(w)`` is a float penalty, ``reg.gradient(w)`` its derivative.
@@ -107,7 +89,7 @@ class Regularizer:
 
     @classmethod
     def from_config(cls, config):
-        return cls(**_constructor_kwargs(cls, config))
+        return cls(**REGISTRY.constructor_kwargs(cls, config))
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
@@ -292,7 +274,7 @@ def deserialize(config, argument=None):
         inner = {}
         if isinstance(config, dict):
             inner = config.get("config") or {}
-        return _l1_l2_shortcut(**_constructor_kwargs(L1L2, inner))
+        return _l1_l2_shortcut(**REGISTRY.constructor_kwargs(L1L2, inner))
     return obj
 
 
@@ -302,31 +284,6 @@ def get(identifier, argument=None):
     ``argument`` names the layer argument in error messages (for example
     ``"depthwise_regularizer"``).
     """
-    label = argument or "regularizer"
-    if identifier is None:
-        return None
-    if isinstance(identifier, Regularizer):
-        return identifier
-    if isinstance(identifier, (str, dict)):
-        return deserialize(identifier, argument)
-    if inspect.isclass(identifier):
-        try:
-            obj = identifier()
-        except Exception as exc:
-            raise ValueError(
-                f"Could not interpret regularizer identifier for `{label}`: received "
-                f"{identifier!r}, which cannot be instantiated without arguments ({exc})."
-            ) from exc
-        if callable(obj):
-            return obj
-        raise ValueError(
-            f"Could not interpret regularizer identifier for `{label}`: received "
-            f"{identifier!r}, whose instances are not callable."
-        )
-    if callable(identifier):
-        return identifier
-    raise ValueError(
-        f"Could not interpret regularizer identifier for `{label}`: received "
-        f"{identifier!r}. Expected None, a name, a config dict, an instance, a class "
-        "or a callable."
-    )
+    return REGISTRY.resolve(identifier, Regularizer, deserialize, argument)
+
+
