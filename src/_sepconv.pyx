@@ -146,6 +146,66 @@ cdef extern from *:
     #endif
     SEPCONV_DEFINE_MICRO(sepconv_micro_f32, float, sepconv_vf)
     SEPCONV_DEFINE_MICRO(sepconv_micro_f64, double, sepconv_vd)
+
+    /* One register block of the channels_last depthwise loop: DW_ROWS steps
+       x 2 vectors of channels, summed over every tap in order, skipping
+       taps outside the input.  x points at channel cb of step 0, w at the
+       weights of tap 0 for these channels, d at the first output row. */
+    #if defined(__GNUC__) || defined(__clang__)
+    #define SEPCONV_DEFINE_DW_BLOCK(NAME, T, VT)                                  \
+    static inline void NAME(const T* x, Py_ssize_t steps, Py_ssize_t channels,    \
+                            const T* w, Py_ssize_t width, Py_ssize_t taps,        \
+                            Py_ssize_t stride, Py_ssize_t dilation,               \
+                            Py_ssize_t first_pos, T* d, Py_ssize_t ld) {          \
+        enum { LANES = SEPCONV_VEC_BYTES / sizeof(T) };                            \
+        VT lo[SEPCONV_DW_ROWS], hi[SEPCONV_DW_ROWS];                               \
+        _Pragma("GCC unroll 8")                                                    \
+        for (int r = 0; r < SEPCONV_DW_ROWS; ++r) { lo[r] = (VT){0}; hi[r] = (VT){0}; } \
+        const Py_ssize_t span = (SEPCONV_DW_ROWS - 1) * stride;                    \
+        for (Py_ssize_t k = 0; k < taps; ++k) {                                    \
+            const Py_ssize_t p0 = first_pos + k * dilation;                        \
+            VT w0, w1;                                                             \
+            memcpy(&w0, w + k * width, sizeof(VT));                                \
+            memcpy(&w1, w + k * width + LANES, sizeof(VT));                        \
+            const int inside = p0 >= 0 && p0 + span < steps;                       \
+            _Pragma("GCC unroll 8")                                                \
+            for (int r = 0; r < SEPCONV_DW_ROWS; ++r) {                            \
+                const Py_ssize_t p = p0 + r * stride;                              \
+                if (inside || (p >= 0 && p < steps)) {                             \
+                    VT x0, x1;                                                     \
+                    memcpy(&x0, x + p * channels, sizeof(VT));                     \
+                    memcpy(&x1, x + p * channels + LANES, sizeof(VT));             \
+                    lo[r] += x0 * w0;                                              \
+                    hi[r] += x1 * w1;                                              \
+                }                                                                  \
+            }                                                                      \
+        }                                                                          \
+        _Pragma("GCC unroll 8")                                                    \
+        for (int r = 0; r < SEPCONV_DW_ROWS; ++r) {                                \
+            memcpy(d + r * ld, &lo[r], sizeof(VT));                                \
+            memcpy(d + r * ld + LANES, &hi[r], sizeof(VT));                        \
+        }                                                                          \
+    }
+    #else
+    #define SEPCONV_DEFINE_DW_BLOCK(NAME, T, VT)                                  \
+    static inline void NAME(const T* x, Py_ssize_t steps, Py_ssize_t channels,    \
+                            const T* w, Py_ssize_t width, Py_ssize_t taps,        \
+                            Py_ssize_t stride, Py_ssize_t dilation,               \
+                            Py_ssize_t first_pos, T* d, Py_ssize_t ld) {          \
+        const int nr = 2 * SEPCONV_VEC_BYTES / (int)sizeof(T);                     \
+        for (int r = 0; r < SEPCONV_DW_ROWS; ++r)                                  \
+            for (int j = 0; j < nr; ++j) {                                         \
+                T acc = 0;                                                         \
+                for (Py_ssize_t k = 0; k < taps; ++k) {                            \
+                    Py_ssize_t p = first_pos + k * dilation + r * stride;          \
+                    if (p >= 0 && p < steps) acc += x[p * channels + j] * w[k * width + j]; \
+                }                                                                  \
+                d[r * ld + j] = acc;                                               \
+            }                                                                      \
+    }
+    #endif
+    SEPCONV_DEFINE_DW_BLOCK(sepconv_dw_block_f32, float, sepconv_vf)
+    SEPCONV_DEFINE_DW_BLOCK(sepconv_dw_block_f64, double, sepconv_vd)
     """
     int omp_get_max_threads() noexcept nogil
     const int SEPCONV_OPENMP
@@ -160,6 +220,14 @@ cdef extern from *:
     void sepconv_micro_f32(Py_ssize_t kc, const float* a, Py_ssize_t a_row, Py_ssize_t a_col,
                            const float* b, Py_ssize_t b_row, float* c, Py_ssize_t c_row,
                            int first) noexcept nogil
+    void sepconv_dw_block_f32(const float* x, Py_ssize_t steps, Py_ssize_t channels,
+                              const float* w, Py_ssize_t width, Py_ssize_t taps,
+                              Py_ssize_t stride, Py_ssize_t dilation, Py_ssize_t first_pos,
+                              float* d, Py_ssize_t ld) noexcept nogil
+    void sepconv_dw_block_f64(const double* x, Py_ssize_t steps, Py_ssize_t channels,
+                              const double* w, Py_ssize_t width, Py_ssize_t taps,
+                              Py_ssize_t stride, Py_ssize_t dilation, Py_ssize_t first_pos,
+                              double* d, Py_ssize_t ld) noexcept nogil
     void sepconv_micro_f64(Py_ssize_t kc, const double* a, Py_ssize_t a_row, Py_ssize_t a_col,
                            const double* b, Py_ssize_t b_row, double* c, Py_ssize_t c_row,
                            int first) noexcept nogil
@@ -334,28 +402,16 @@ cdef void _depthwise_steps_major(const floating* x, Py_ssize_t steps, Py_ssize_t
         for m in range(mult):
             for chunk in range(full // nr):
                 cb = chunk * nr
-                for rr in range(SEPCONV_DW_ROWS):
-                    for j in range(nr):
-                        acc[rr][j] = 0
-                for k in range(taps):
-                    wk = dw + k * width + m * channels + cb
-                    p0 = (t0 + r) * stride + k * dilation - pad_left
-                    if p0 >= 0 and p0 + span < steps:
-                        for rr in range(SEPCONV_DW_ROWS):
-                            xr = x + (p0 + rr * stride) * channels + cb
-                            for j in range(nr):
-                                acc[rr][j] += xr[j] * wk[j]
-                    else:
-                        for rr in range(SEPCONV_DW_ROWS):
-                            pos = p0 + rr * stride
-                            if pos >= 0 and pos < steps:
-                                xr = x + pos * channels + cb
-                                for j in range(nr):
-                                    acc[rr][j] += xr[j] * wk[j]
-                for rr in range(SEPCONV_DW_ROWS):
-                    drow = d + (r + rr) * ld + m * channels + cb
-                    for j in range(nr):
-                        drow[j] = acc[rr][j]
+                if floating is float:
+                    sepconv_dw_block_f32(x + cb, steps, channels, dw + m * channels + cb,
+                                         width, taps, stride, dilation,
+                                         (t0 + r) * stride - pad_left,
+                                         d + r * ld + m * channels + cb, ld)
+                else:
+                    sepconv_dw_block_f64(x + cb, steps, channels, dw + m * channels + cb,
+                                         width, taps, stride, dilation,
+                                         (t0 + r) * stride - pad_left,
+                                         d + r * ld + m * channels + cb, ld)
             if full == channels:
                 continue
             for rr in range(SEPCONV_DW_ROWS):
