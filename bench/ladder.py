@@ -195,9 +195,12 @@ def write_doc(rows, peak1, peak, bandwidth, threads, path, png_name):
     add(f"- float32 matrix-multiply rate (NumPy's BLAS, 2048x2048, measured now): "
         f"**{peak1:.0f} GFLOP/s** with 1 thread, **{peak:.0f} GFLOP/s** with {threads}.")
     add(f"- memory bandwidth (256 MiB array copy, read + write): **{bandwidth:.1f} GB/s**.")
-    add(f"- ridge point: {peak:.0f} / {bandwidth:.1f} = {peak / bandwidth:.1f} FLOP/byte. "
-        "Every case below lies right of it, so all are compute bound on paper: the "
-        "gap between a rung and the roof is the kernel's, not the memory's.")
+    ridge = peak / bandwidth
+    left = [r["case"] for r in rows if r["flops"] / r["bytes"] < ridge]
+    add(f"- ridge point: {peak:.0f} / {bandwidth:.1f} = {ridge:.1f} FLOP/byte. Cases right "
+        "of it are compute bound on paper, so the gap between a rung and the roof is the "
+        "kernel's, not the memory's" + (f"; left of it (memory bound on paper): "
+                                         f"{', '.join(left)}." if left else "."))
     add("")
     add("## Napkin math")
     add("")
@@ -245,8 +248,12 @@ def write_doc(rows, peak1, peak, bandwidth, threads, path, png_name):
         "(large-K cases such as quartz gain most), and OpenMP splits (batch, tile) "
         "work items over the cores.")
     add("")
-    add("Small cases (tiny_b1, kws_b1) are bound by per-call overhead, not arithmetic: "
-        "their FLOPs take well under a microsecond at the machine's rate.")
+    add("These timings go through the stateless functional form, which validates and "
+        "packs the weights on every call; the layer (`SeparableConv1D`) packs once, so "
+        "small cases are faster there (see bench/RESULTS.md). tiny_b1 is bound by that "
+        "per-call overhead, not by arithmetic: its "
+        f"{rows[0]['flops']} FLOPs take {rows[0]['flops'] / (peak * 1e3):.3f} µs at the "
+        "machine's rate.")
     with open(path, "w") as handle:
         handle.write("\n".join(lines) + "\n")
 
