@@ -87,7 +87,7 @@ cdef extern from *:
     #define SEPCONV_NR_MAX SEPCONV_NR_F32
     #define SEPCONV_KC 256
     /* Steps per register block of the channels_last depthwise loop (divides MR). */
-    #define SEPCONV_DW_ROWS (SEPCONV_MR % 4 == 0 ? 4 : 2)
+    #define SEPCONV_DW_ROWS (SEPCONV_MR % 8 == 0 ? 8 : 2)
 
     /* The micro-kernel: an MR x (2 vectors) tile of accumulators.  Written
        with GCC/Clang vector extensions, which lower to the vector width of
