@@ -24,7 +24,9 @@
 # Work split and loop order.  A work item is one (batch, tile of T output
 # steps).  For each item a thread
 #   1. computes the depthwise tile D (T x C*M) into its own scratch,
-#      zeroing rows past the end of the sequence;
+#      DW_ROWS steps x NR channels at a time summed over all taps in
+#      registers (rows past the end of the sequence are computed but never
+#      stored);
 #   2. multiplies it by the packed pointwise matrix with an MR x NR
 #      register-blocked micro-kernel, KC inputs at a time (KC keeps a B
 #      strip in L1; C*M up to KC is one block), into a per-thread tile C;
@@ -38,15 +40,23 @@
 #       strips are (C*M, MR).
 # One micro-kernel serves both: acc[i][j] += A[i, k] * B[k, j] with B
 # contiguous in j.  MR and NR are compile-time constants per instruction-set
-# level (the same source is compiled once per level), so the compiler keeps
-# the MR x NR accumulators in vector registers.
+# level (the same source is compiled once per level).  The micro-kernel and
+# the channels_last depthwise register block are the only code written in C
+# (in the block below, with GCC/Clang vector extensions that lower to the
+# level's vector width): as plain Cython loops their accumulator tiles were
+# kept in registers by gcc's scalar replacement for float32 AVX-512 only,
+# and float64 and AVX2 builds ran at ~4 GFLOP/s.  Everything else is typed
+# Cython loops that the compiler vectorises.
 #
 # Parallelism.  One OpenMP prange over work items, static schedule, the GIL
 # released for the whole call, scratch allocated per thread inside the
-# parallel block.  Each output value is computed by exactly one thread with
-# a summation order that depends on neither the tile size nor the thread
-# count (taps in order, inputs j in order), so results are bitwise identical
-# for any number of threads.
+# parallel block; a call with one useful thread (small problems, see
+# sepconv.functional.useful_threads) skips the parallel region entirely.
+# Each output value is computed by exactly one thread with a summation
+# order that depends on neither the tile size nor the thread count (taps in
+# order, inputs j in order), so results are bitwise identical for any
+# number of threads.  The backward pass (end of file) splits over batch
+# elements and reduces per-element partial sums in batch order.
 #
 # Everything here trusts its arguments: shapes, strides, dtypes and sizes are
 # validated in sepconv.functional before a kernel runs.
