@@ -101,7 +101,7 @@ def main(argv=None):
               f"torch/sepconv {rows[-1][2] / rows[-1][1]:5.2f}", flush=True)
     if args.markdown:
         print()
-        print(f"| case | sepconv fwd+bwd µs | PyTorch fwd+autograd µs | PyTorch / sepconv |")
+        print("| case | sepconv fwd+bwd µs | PyTorch fwd+autograd µs | PyTorch / sepconv |")
         print("|---|---:|---:|---:|")
         for name, ours, theirs in rows:
             print(f"| {name} | {ours:.1f} | {theirs:.1f} | {theirs / ours:.2f} |")

@@ -46,7 +46,6 @@ def main(argv=None):
     output = sepconv.SeparableConv1D(1, 9, padding="same",
                                      depthwise_initializer=sepconv.initializers.GlorotUniform(seed=3),
                                      pointwise_initializer=sepconv.initializers.GlorotUniform(seed=4))
-    layers = [hidden, output]
     optimizer = sepconv.optimizers.Adam(learning_rate=3e-3)
     test_noisy, test_clean = make_batch(np.random.default_rng(12345), 64, args.length, args.noise)
     print(f"noise power (MSE of doing nothing): {np.mean((test_noisy - test_clean) ** 2):.4f}")

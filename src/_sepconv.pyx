@@ -61,11 +61,10 @@
 # Everything here trusts its arguments: shapes, strides, dtypes and sizes are
 # validated in sepconv.functional before a kernel runs.
 
-cimport cython
 from cython.parallel cimport prange, parallel
 from libc.stdlib cimport malloc, free
 from libc.stdint cimport uintptr_t
-from libc.math cimport exp, expm1, tanh, fabs
+from libc.math cimport exp, expm1, tanh
 
 cdef extern from *:
     """
@@ -401,9 +400,7 @@ cdef void _depthwise_steps_major(const floating* x, Py_ssize_t steps, Py_ssize_t
     cdef Py_ssize_t width = channels * mult
     cdef Py_ssize_t nr = SEPCONV_NR_F32 if floating is float else SEPCONV_NR_F64
     cdef Py_ssize_t full = channels - channels % nr
-    cdef Py_ssize_t span = (SEPCONV_DW_ROWS - 1) * stride
-    cdef floating acc[SEPCONV_DW_ROWS][SEPCONV_NR_MAX]
-    cdef Py_ssize_t block, r, rr, k, m, chunk, cb, j, ch, p0, pos
+    cdef Py_ssize_t block, r, rr, k, m, chunk, cb, ch, pos
     cdef const floating* wk
     cdef const floating* xr
     cdef floating* drow
@@ -655,18 +652,14 @@ cdef int _forward(const floating* x, Py_ssize_t batch, Py_ssize_t steps,
     return -failed
 
 
-# The def wrappers are typed per dtype (not fused) so that a call does not go
-# through Cython's run-time signature dispatch: small problems are dominated
-# by per-call overhead.
-def forward_float32(const float[:, :, ::1] x, const float[::1] packed, float[:, :, ::1] y,
-                    bint channels_first, Py_ssize_t taps, Py_ssize_t mult,
-                    Py_ssize_t filters, bint use_bias, int act, Py_ssize_t stride,
-                    Py_ssize_t dilation, Py_ssize_t pad_left, Py_ssize_t tile,
-                    int num_threads):
-    """float32 forward pass; see forward_float64 for the arguments."""
+cdef int _forward_views(const floating[:, :, ::1] x, const floating[::1] packed,
+                        floating[:, :, ::1] y, bint channels_first, Py_ssize_t taps,
+                        Py_ssize_t mult, Py_ssize_t filters, bint use_bias, int act,
+                        Py_ssize_t stride, Py_ssize_t dilation, Py_ssize_t pad_left,
+                        Py_ssize_t tile, int num_threads) except -1:
     cdef int status = 0
     if y.shape[0] == 0 or y.shape[1] == 0 or y.shape[2] == 0:
-        return
+        return 0
     with nogil:
         status = _forward(&x[0, 0, 0], x.shape[0], x.shape[2] if channels_first else x.shape[1],
                           x.shape[1] if channels_first else x.shape[2], &packed[0],
@@ -675,6 +668,20 @@ def forward_float32(const float[:, :, ::1] x, const float[::1] packed, float[:, 
                           dilation, pad_left, tile, num_threads)
     if status != 0:
         raise MemoryError("sepconv: could not allocate the per-thread scratch tiles")
+    return 0
+
+
+# The def entry points are typed per dtype (not one fused def) so that a call
+# does not go through Cython's run-time signature dispatch: small problems
+# are dominated by per-call overhead.
+def forward_float32(const float[:, :, ::1] x, const float[::1] packed, float[:, :, ::1] y,
+                    bint channels_first, Py_ssize_t taps, Py_ssize_t mult,
+                    Py_ssize_t filters, bint use_bias, int act, Py_ssize_t stride,
+                    Py_ssize_t dilation, Py_ssize_t pad_left, Py_ssize_t tile,
+                    int num_threads):
+    """float32 forward pass; see forward_float64 for the arguments."""
+    _forward_views(x, packed, y, channels_first, taps, mult, filters, use_bias, act, stride,
+                   dilation, pad_left, tile, num_threads)
 
 
 def forward_float64(const double[:, :, ::1] x, const double[::1] packed, double[:, :, ::1] y,
@@ -691,17 +698,8 @@ def forward_float64(const double[:, :, ::1] x, const double[::1] packed, double[
     NR for channels_first).  Nothing is checked here: sepconv.functional
     validates every argument first.
     """
-    cdef int status = 0
-    if y.shape[0] == 0 or y.shape[1] == 0 or y.shape[2] == 0:
-        return
-    with nogil:
-        status = _forward(&x[0, 0, 0], x.shape[0], x.shape[2] if channels_first else x.shape[1],
-                          x.shape[1] if channels_first else x.shape[2], &packed[0],
-                          &y[0, 0, 0], y.shape[2] if channels_first else y.shape[1],
-                          channels_first, taps, mult, filters, use_bias, act, stride,
-                          dilation, pad_left, tile, num_threads)
-    if status != 0:
-        raise MemoryError("sepconv: could not allocate the per-thread scratch tiles")
+    _forward_views(x, packed, y, channels_first, taps, mult, filters, use_bias, act, stride,
+                   dilation, pad_left, tile, num_threads)
 
 
 # --------------------------------------------------------------------------
@@ -839,38 +837,19 @@ cdef int _backward(const floating* x, Py_ssize_t batch, Py_ssize_t steps, Py_ssi
     return -failed
 
 
-def backward_float32(const float[:, :, ::1] x, const float[:, :, ::1] dz,
-                     const float[:, ::1] dw, const float[:, ::1] pwt,
-                     float[:, :, ::1] dx, float[:, :, ::1] ddw_parts,
-                     float[:, :, ::1] dpw_parts, float[:, ::1] db_parts,
-                     Py_ssize_t mult, Py_ssize_t stride, Py_ssize_t dilation,
-                     Py_ssize_t pad_left, Py_ssize_t tile, int num_threads):
-    """float32 backward pass; see backward_float64."""
-    cdef int status
-    if x.shape[0] == 0 or dz.shape[1] == 0:
-        return
-    with nogil:
-        status = _backward(&x[0, 0, 0], x.shape[0], x.shape[1], x.shape[2], &dz[0, 0, 0],
-                           dz.shape[1], dz.shape[2], &dw[0, 0], &pwt[0, 0], dw.shape[0],
-                           mult, stride, dilation, pad_left, tile, pwt.shape[1],
-                           dpw_parts.shape[2], &dx[0, 0, 0], &ddw_parts[0, 0, 0],
-                           &dpw_parts[0, 0, 0], &db_parts[0, 0], num_threads)
-    if status != 0:
-        raise MemoryError("sepconv: could not allocate the backward scratch tiles")
-
-
-def backward_float64(const double[:, :, ::1] x, const double[:, :, ::1] dz,
-                     const double[:, ::1] dw, const double[:, ::1] pwt,
-                     double[:, :, ::1] dx, double[:, :, ::1] ddw_parts,
-                     double[:, :, ::1] dpw_parts, double[:, ::1] db_parts,
-                     Py_ssize_t mult, Py_ssize_t stride, Py_ssize_t dilation,
-                     Py_ssize_t pad_left, Py_ssize_t tile, int num_threads):
+def backward(const floating[:, :, ::1] x, const floating[:, :, ::1] dz,
+             const floating[:, ::1] dw, const floating[:, ::1] pwt,
+             floating[:, :, ::1] dx, floating[:, :, ::1] ddw_parts,
+             floating[:, :, ::1] dpw_parts, floating[:, ::1] db_parts,
+             Py_ssize_t mult, Py_ssize_t stride, Py_ssize_t dilation,
+             Py_ssize_t pad_left, Py_ssize_t tile, int num_threads):
     """Gradients of sum(dz * z) for z = pointwise(depthwise(x)) + bias, channels_last.
 
     x (B, L, C); dz (B, L_out, F); dw (K, M*C) and pwt (F, width_pad) packed
     by sepconv.backward; dx (B, L, C) zeroed; per-element partial sums
     ddw_parts (B, K, M*C), dpw_parts (B, width_pad, filters_pad), db_parts
     (B, F), zeroed.  tile is a multiple of MR.  Nothing is checked here.
+    (One fused entry point: the backward pass is not latency bound.)
     """
     cdef int status
     if x.shape[0] == 0 or dz.shape[1] == 0:

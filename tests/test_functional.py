@@ -5,7 +5,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import sepconv
 from sepconv import activations, dispatch
 from sepconv.functional import separable_conv1d
 

@@ -2,7 +2,6 @@
 
 import gc
 import threading
-import time
 
 import numpy as np
 import pytest

@@ -12,7 +12,28 @@ from __future__ import annotations
 
 import inspect
 
-__all__ = ["Registry"]
+__all__ = ["Registry", "KerasObject"]
+
+
+class KerasObject:
+    """Config plumbing shared by initializers, regularizers and constraints.
+
+    Subclasses set ``registry``; ``get_config`` returns the constructor's
+    arguments under Keras's names and ``from_config`` rebuilds from them.
+    """
+
+    registry = None
+
+    def get_config(self):
+        return {}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**cls.registry.constructor_kwargs(cls, config))
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
 
 
 class Registry:

@@ -68,9 +68,8 @@ def convolution_backward(x, dz, dw, pw, use_bias, strides, dilation_rate, pad_le
     ddw_parts = np.zeros((batch, taps, width), dtype=dtype)
     dpw_parts = np.zeros((batch, width_pad, filters_pad), dtype=dtype)
     db_parts = np.zeros((batch, filters), dtype=dtype)
-    backward = kernels.backward_float32 if dtype == np.float32 else kernels.backward_float64
-    backward(x, dz, depthwise, pointwise_t, dx, ddw_parts, dpw_parts, db_parts, mult,
-             strides, dilation_rate, pad_left, tile, num_threads)
+    kernels.backward(x, dz, depthwise, pointwise_t, dx, ddw_parts, dpw_parts, db_parts, mult,
+                     strides, dilation_rate, pad_left, tile, num_threads)
     # Partial sums are added in batch order: independent of the thread count.
     d_depthwise = ddw_parts.sum(axis=0).reshape(taps, mult, channels).transpose(0, 2, 1)
     d_pointwise = (dpw_parts.sum(axis=0)[:width, :filters].reshape(mult, channels, filters)

@@ -19,7 +19,6 @@ setup, so the transposes are not part of their timings.
 from __future__ import annotations
 
 import io
-import os
 import warnings
 from dataclasses import dataclass, field
 

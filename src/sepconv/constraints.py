@@ -16,13 +16,13 @@ vectors are scaled by ``norm / (norm + 1e-7)``):
 
 from __future__ import annotations
 
-import inspect
-import math
 import numbers
 
 import numpy as np
 
-from ._registry import Registry
+from .conv_utils import normalize_real
+
+from ._registry import KerasObject, Registry
 
 __all__ = [
     "Constraint",
@@ -39,27 +39,6 @@ __all__ = [
 REGISTRY = Registry("constraint", "keras.constraints")
 
 EPSILON = 1e-7  # Keras's backend epsilon
-
-
-def _number(value, name, *, minimum=None, maximum=None):
-    """A finite real number within [minimum, maximum], else ValueError naming it."""
-    if (
-        isinstance(value, (bool, np.bool_))
-        or not isinstance(value, numbers.Real)
-        or not math.isfinite(float(value))
-    ):
-        raise ValueError(
-            f"Argument `{name}` must be a finite real number. Received: {name}={value!r}"
-        )
-    if minimum is not None and value < minimum:
-        raise ValueError(
-            f"Argument `{name}` must be at least {minimum}. Received: {name}={value!r}"
-        )
-    if maximum is not None and value > maximum:
-        raise ValueError(
-            f"Argument `{name}` must be at most {maximum}. Received: {name}={value!r}"
-        )
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def _axis(axis):
@@ -93,22 +72,13 @@ def _norms(arr, axis):
 
 
 @REGISTRY.register("Constraint", "constraint")
-class Constraint:
+class Constraint(KerasObject):
     """Base class; by itself it returns the weight unchanged."""
+
+    registry = REGISTRY
 
     def __call__(self, w):
         return np.asarray(w)
-
-    def get_config(self):
-        return {}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**REGISTRY.constructor_kwargs(cls, config))
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 @REGISTRY.register("MaxNorm", "max_norm")
@@ -116,7 +86,7 @@ class MaxNorm(Constraint):
     """Rescales slices whose L2 norm over ``axis`` exceeds ``max_value`` down to it."""
 
     def __init__(self, max_value=2, axis=0):
-        self.max_value = _number(max_value, "max_value", minimum=0)
+        self.max_value = normalize_real(max_value, "max_value", low=0)
         self.axis = _axis(axis)
 
     def __call__(self, w):
@@ -163,14 +133,14 @@ class MinMaxNorm(Constraint):
     """
 
     def __init__(self, min_value=0.0, max_value=1.0, rate=1.0, axis=0):
-        self.min_value = _number(min_value, "min_value", minimum=0)
-        self.max_value = _number(max_value, "max_value", minimum=0)
+        self.min_value = normalize_real(min_value, "min_value", low=0)
+        self.max_value = normalize_real(max_value, "max_value", low=0)
         if self.max_value < self.min_value:
             raise ValueError(
                 "Argument `max_value` must not be smaller than `min_value`. Received: "
                 f"min_value={min_value!r}, max_value={max_value!r}"
             )
-        self.rate = _number(rate, "rate", minimum=0, maximum=1)
+        self.rate = normalize_real(rate, "rate", low=0, high=1)
         self.axis = _axis(axis)
 
     def __call__(self, w):

@@ -7,10 +7,11 @@ so the rule is written once.
 
 from __future__ import annotations
 
+import math
 import numbers
 import operator
 
-__all__ = ["normalize_int", "normalize_tuple", "normalize_padding",
+__all__ = ["normalize_int", "normalize_real", "normalize_tuple", "normalize_padding",
            "normalize_data_format", "conv_geometry", "Geometry"]
 
 
@@ -23,6 +24,29 @@ def normalize_int(value, name, minimum=1):
     if value < minimum:
         raise ValueError(f"Argument `{name}` must be >= {minimum}, received {name}={value!r}.")
     return value
+
+
+def normalize_real(value, name, *, low=None, high=None, low_open=False, high_open=False):
+    """A finite real number as a Python float within the given bounds.
+
+    Bools, non-numbers, NaN and infinities are rejected; ``low``/``high`` are
+    inclusive unless ``low_open``/``high_open``.  The ValueError names the
+    argument and the value received.
+    """
+    if (isinstance(value, bool) or type(value).__name__ == "bool_"
+            or not isinstance(value, numbers.Real) or not math.isfinite(float(value))):
+        raise ValueError(f"Argument `{name}` must be a finite real number. "
+                         f"Received: {name}={value!r}")
+    number = float(value)
+    too_low = low is not None and (number <= low if low_open else number < low)
+    too_high = high is not None and (number >= high if high_open else number > high)
+    if too_low or too_high:
+        interval = (f"{'(' if low_open or low is None else '['}"
+                    f"{'-inf' if low is None else low}, {'inf' if high is None else high}"
+                    f"{')' if high_open or high is None else ']'}")
+        raise ValueError(f"Argument `{name}` must be in {interval}. "
+                         f"Received: {name}={value!r}")
+    return number
 
 
 def normalize_tuple(value, name):

@@ -7,7 +7,6 @@ layout conversion, weight packing and the choice of tile size.
 
 from __future__ import annotations
 
-import numbers
 import os
 
 import numpy as np

@@ -25,13 +25,14 @@ dict that Keras writes, and :func:`deserialize` reads it back.
 
 from __future__ import annotations
 
-import inspect
 import math
 import numbers
 
 import numpy as np
 
-from ._registry import Registry
+from .conv_utils import normalize_real
+
+from ._registry import KerasObject, Registry
 
 __all__ = [
     "Initializer",
@@ -74,29 +75,6 @@ _GLOBAL_RNG = np.random.default_rng()
 # ---------------------------------------------------------------------------
 # small validation helpers
 # ---------------------------------------------------------------------------
-def _is_real(value):
-    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
-
-
-def _real_arg(value, name, *, minimum=None, strict=False):
-    """Return ``value`` as a Python float, or raise ValueError naming ``name``."""
-    if not _is_real(value) or not math.isfinite(float(value)):
-        raise ValueError(
-            f"Argument `{name}` must be a finite real number. Received: {name}={value!r}"
-        )
-    value = float(value)
-    if minimum is not None:
-        if strict and not value > minimum:
-            raise ValueError(
-                f"Argument `{name}` must be greater than {minimum}. Received: {name}={value!r}"
-            )
-        if not strict and not value >= minimum:
-            raise ValueError(
-                f"Argument `{name}` must be at least {minimum}. Received: {name}={value!r}"
-            )
-    return value
-
-
 def _plain(value):
     """NumPy scalars -> Python scalars, so configs stay JSON-friendly."""
     if isinstance(value, np.generic):
@@ -239,31 +217,22 @@ def compute_fans(shape, input_axes=None, output_axes=None):
 # base classes
 # ---------------------------------------------------------------------------
 @REGISTRY.register("Initializer", "initializer")
-class Initializer:
+class Initializer(KerasObject):
     """Base class: a callable ``init(shape, dtype=None) -> np.ndarray``.
 
     Subclasses implement ``__call__`` and ``get_config``; ``from_config``
     rebuilds an instance from ``get_config()``'s output.
     """
 
+    registry = REGISTRY
+
     def __call__(self, shape, dtype=None):
         raise NotImplementedError(
             f"Initializer subclass {type(self).__name__} must implement __call__()"
         )
 
-    def get_config(self):
-        return {}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**REGISTRY.constructor_kwargs(cls, config))
-
     def clone(self):
         return type(self).from_config(self.get_config())
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 class RandomInitializer(Initializer):
@@ -340,7 +309,7 @@ class Identity(Initializer):
     """``gain`` times the (possibly rectangular) identity matrix; 2-D only."""
 
     def __init__(self, gain=1.0):
-        self.gain = _real_arg(gain, "gain")
+        self.gain = normalize_real(gain, "gain")
 
     def __call__(self, shape, dtype=None):
         dims = _normalize_shape(shape)
@@ -469,8 +438,8 @@ class RandomNormal(RandomInitializer):
     """Normal draws with the given ``mean`` and ``stddev``."""
 
     def __init__(self, mean=0.0, stddev=0.05, seed=None):
-        self.mean = _real_arg(mean, "mean")
-        self.stddev = _real_arg(stddev, "stddev", minimum=0.0)
+        self.mean = normalize_real(mean, "mean")
+        self.stddev = normalize_real(stddev, "stddev", low=0.0)
         super().__init__(seed=seed)
 
     def __call__(self, shape, dtype=None):
@@ -488,8 +457,8 @@ class TruncatedNormal(RandomInitializer):
     """Normal draws redrawn until within two ``stddev`` of ``mean``."""
 
     def __init__(self, mean=0.0, stddev=0.05, seed=None):
-        self.mean = _real_arg(mean, "mean")
-        self.stddev = _real_arg(stddev, "stddev", minimum=0.0)
+        self.mean = normalize_real(mean, "mean")
+        self.stddev = normalize_real(stddev, "stddev", low=0.0)
         super().__init__(seed=seed)
 
     def __call__(self, shape, dtype=None):
@@ -507,8 +476,8 @@ class RandomUniform(RandomInitializer):
     """Uniform draws in ``[minval, maxval)``."""
 
     def __init__(self, minval=-0.05, maxval=0.05, seed=None):
-        self.minval = _real_arg(minval, "minval")
-        self.maxval = _real_arg(maxval, "maxval")
+        self.minval = normalize_real(minval, "minval")
+        self.maxval = normalize_real(maxval, "maxval")
         if self.maxval < self.minval:
             raise ValueError(
                 "Argument `maxval` must not be smaller than `minval`. Received: "
@@ -556,7 +525,7 @@ class VarianceScaling(RandomInitializer):
         input_axes=None,
         output_axes=None,
     ):
-        self.scale = _real_arg(scale, "scale", minimum=0.0, strict=True)
+        self.scale = normalize_real(scale, "scale", low=0.0, low_open=True)
         if mode not in _MODES:
             raise ValueError(
                 f"Argument `mode` must be one of {_MODES}. Received: mode={mode!r}"
@@ -699,7 +668,7 @@ class Orthogonal(RandomInitializer):
     """
 
     def __init__(self, gain=1.0, seed=None):
-        self.gain = _real_arg(gain, "gain")
+        self.gain = normalize_real(gain, "gain")
         super().__init__(seed=seed)
 
     def __call__(self, shape, dtype=None):

@@ -58,11 +58,11 @@ gradients for a non-trainable layer raises ValueError.
 
 from __future__ import annotations
 
-import math
-import numbers
 import weakref
 
 import numpy as np
+
+from .conv_utils import normalize_real
 
 __all__ = ["Optimizer", "SGD", "Adam", "get", "serialize", "deserialize"]
 
@@ -84,29 +84,6 @@ _WEIGHT_NAMES = ("depthwise_kernel", "pointwise_kernel", "bias")
 
 class _ArgumentTypeError(TypeError, ValueError):
     """An argument of the wrong type (catchable as TypeError or ValueError)."""
-
-
-def _real(value, name, *, low=None, high=None, low_open=False, high_open=False):
-    """``value`` as a finite Python float within the given bounds, else ValueError."""
-    if (
-        isinstance(value, (bool, np.bool_))
-        or not isinstance(value, numbers.Real)
-        or not math.isfinite(float(value))
-    ):
-        raise ValueError(
-            f"Argument `{name}` must be a finite real number. Received: {name}={value!r}"
-        )
-    value = float(value)
-    bad_low = low is not None and (value <= low if low_open else value < low)
-    bad_high = high is not None and (value >= high if high_open else value > high)
-    if bad_low or bad_high:
-        lo = "-inf" if low is None else low
-        hi = "inf" if high is None else high
-        interval = f"{'(' if low_open or low is None else '['}{lo}, {hi}{')' if high_open or high is None else ']'}"
-        raise ValueError(
-            f"Argument `{name}` must be in {interval}. Received: {name}={value!r}"
-        )
-    return value
 
 
 def _bool(value, name):
@@ -159,7 +136,7 @@ class Optimizer:
 
     @learning_rate.setter
     def learning_rate(self, value):
-        self._learning_rate = _real(value, "learning_rate", low=0.0, low_open=True)
+        self._learning_rate = normalize_real(value, "learning_rate", low=0.0, low_open=True)
 
     @property
     def iterations(self):
@@ -387,7 +364,7 @@ class SGD(Optimizer):
 
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, name=None):
         super().__init__(learning_rate, name)
-        self.momentum = _real(momentum, "momentum", low=0.0, high=1.0)
+        self.momentum = normalize_real(momentum, "momentum", low=0.0, high=1.0)
         self.nesterov = _bool(nesterov, "nesterov")
 
     @property
@@ -425,9 +402,9 @@ class Adam(Optimizer):
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
                  amsgrad=False, name=None):
         super().__init__(learning_rate, name)
-        self.beta_1 = _real(beta_1, "beta_1", low=0.0, high=1.0, high_open=True)
-        self.beta_2 = _real(beta_2, "beta_2", low=0.0, high=1.0, high_open=True)
-        self.epsilon = _real(epsilon, "epsilon", low=0.0, low_open=True)
+        self.beta_1 = normalize_real(beta_1, "beta_1", low=0.0, high=1.0, high_open=True)
+        self.beta_2 = normalize_real(beta_2, "beta_2", low=0.0, high=1.0, high_open=True)
+        self.epsilon = normalize_real(epsilon, "epsilon", low=0.0, low_open=True)
         self.amsgrad = _bool(amsgrad, "amsgrad")
 
     @property

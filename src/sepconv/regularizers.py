@@ -20,13 +20,12 @@ Penalties (``n`` rows or columns, ``sum`` over all entries):
 
 from __future__ import annotations
 
-import inspect
-import math
-import numbers
 
 import numpy as np
 
-from ._registry import Registry
+from .conv_utils import normalize_real
+
+from ._registry import KerasObject, Registry
 
 __all__ = [
     "Regularizer",
@@ -46,20 +45,8 @@ EPSILON = 1e-7  # Keras's backend epsilon, used by the orthogonal regularizer
 
 
 def _penalty_factor(value, name, default):
-    """Validate a penalty factor as Keras does: a finite number >= 0."""
-    if value is None:
-        value = default
-    if (
-        isinstance(value, (bool, np.bool_))
-        or not isinstance(value, numbers.Real)
-        or not math.isfinite(float(value))
-        or value < 0
-    ):
-        raise ValueError(
-            f"Invalid value for argument `{name}`: expected a non-negative finite "
-            f"float. Received: {name}={value!r}"
-        )
-    return float(value)
+    """A penalty factor as Keras takes it: a finite number >= 0, None meaning ``default``."""
+    return normalize_real(default if value is None else value, name, low=0.0)
 
 
 def _as_float_array(x):
@@ -71,11 +58,13 @@ def _as_float_array(x):
 
 
 @REGISTRY.register("Regularizer", "regularizer")
-class Regularizer:
+class Regularizer(KerasObject):
     """Base class: ``reg(w)`` is a float penalty, ``reg.gradient(w)`` its derivative.
 
     The base class itself adds no penalty.
     """
+
+    registry = REGISTRY
 
     def __call__(self, x):
         return 0.0
@@ -83,17 +72,6 @@ class Regularizer:
     def gradient(self, x):
         arr = _as_float_array(x)
         return np.zeros_like(arr)
-
-    def get_config(self):
-        return {}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**REGISTRY.constructor_kwargs(cls, config))
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 @REGISTRY.register("L1L2", "l1l2")
