@@ -11,6 +11,8 @@ for the kernel and the input gradient is transposed back.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from . import activations as _activations
@@ -21,18 +23,14 @@ from .conv_utils import (conv_geometry, normalize_data_format, normalize_padding
 __all__ = ["separable_conv1d_backward"]
 
 
-def _lcm(a, b):
-    import math
-    return a * b // math.gcd(a, b)
-
-
 def _pack_for_backward(dw, pw, dtype, kernels):
     """Depthwise kernel as (K, M*C) and the transposed pointwise matrix (F, width_pad)."""
     taps, channels, mult = dw.shape
     filters = pw.shape[2]
     width = channels * mult
     nr = kernels.NR[dtype.name]
-    width_pad = -(-width // _lcm(kernels.MR, nr)) * _lcm(kernels.MR, nr)
+    block = math.lcm(kernels.MR, nr)  # rows of one micro-kernel call, columns of another
+    width_pad = -(-width // block) * block
     depthwise = np.ascontiguousarray(
         np.asarray(dw, dtype=dtype).transpose(0, 2, 1).reshape(taps, width))
     pointwise = (np.asarray(pw, dtype=dtype).reshape(channels, mult, filters)
