@@ -1,27 +1,42 @@
 """Build the sepconv kernels.
 
-One Cython source, ``src/_sepconv.pyx``, is compiled once per x86-64
-instruction-set level (NumPy's dispatch idea): ``sepconv._sepconv`` is the
-baseline every CPU runs, ``_sepconv_avx2`` adds AVX2+FMA and
-``_sepconv_avx512`` adds AVX-512.  ``sepconv.dispatch`` picks the best one the
-running CPU supports.  Other architectures build the baseline only.
+One Cython source, ``src/_sepconv.pyx``, is compiled once per instruction-set
+level of the *target* architecture (NumPy's dispatch idea).  The levels, their
+compiler flags, the macros that tell the source which level it is (vector
+width, register blocking) and a compile probe per level are one table,
+``src/sepconv/_isa.py``, which ``sepconv.dispatch`` reads at run time too.
+On x86-64: ``sepconv._sepconv`` (SSE2 baseline), ``_sepconv_avx2`` and
+``_sepconv_avx512``; on aarch64 the NEON baseline; elsewhere a portable
+baseline.  A level whose probe the compiler cannot build is skipped with a
+warning, never a failed install (the baseline is always built).
+
+The target is what is being built *for*, not the build host:
+``SEPCONV_TARGET_ARCH`` if set, else ``ARCHFLAGS`` on macOS (several ``-arch``
+flags, a universal2 build, get the portable baseline only), else
+``VSCMD_ARG_TGT_ARCH`` under an MSVC cross-compiler, else
+``sysconfig.get_platform()``, which honours ``_PYTHON_HOST_PLATFORM``.
 
 Build-time switches (environment variables):
 
 * ``SEPCONV_NATIVE=1``  add ``-march=native`` (local builds only, never wheels)
-* ``SEPCONV_DEBUG=1``   Cython bounds/wraparound checks on, ``-O1 -g`` and
-  AddressSanitizer + UndefinedBehaviorSanitizer where the compiler has them
+* ``SEPCONV_DEBUG=1``   Cython bounds/wraparound checks on, ``-O1 -g``,
+  AddressSanitizer + UndefinedBehaviorSanitizer where the compiler has them,
+  scratch memory poisoned with NaN and tile invariants asserted in the kernels
 * ``SEPCONV_NO_OPENMP=1`` build serial even when OpenMP is available
 
 OpenMP is detected by compiling and linking a tiny program; without it the
-build succeeds, serial, with a warning.
+build succeeds, serial, with a warning.  On macOS Apple's clang has no
+OpenMP runtime of its own: libomp is looked for where Homebrew puts it
+(``brew --prefix libomp``, /opt/homebrew/opt/libomp, /usr/local/opt/libomp).
 """
 
+import importlib.util
 import os
-import platform
+import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import textwrap
 import warnings
@@ -33,6 +48,18 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.join(HERE, "src")
 
 
+def _load_isa_table():
+    # By path: the package itself cannot be imported before it is built.
+    spec = importlib.util.spec_from_file_location(
+        "_sepconv_isa_table", os.path.join(SRC, "sepconv", "_isa.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+ISA = _load_isa_table()
+
+
 def _flag(name):
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
@@ -40,17 +67,26 @@ def _flag(name):
 DEBUG = _flag("SEPCONV_DEBUG")
 NATIVE = _flag("SEPCONV_NATIVE")
 NO_OPENMP = _flag("SEPCONV_NO_OPENMP")
-IS_X86 = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686", "x86")
 
-# Flags per instruction-set level for gcc/clang.  AVX-512 builds ask for
-# 512-bit vectors explicitly: some gcc tunings prefer 256-bit ones.
-ISA_FLAGS = {
-    "baseline": [],
-    "avx2": ["-mavx2", "-mfma"],
-    "avx512": ["-mavx2", "-mfma", "-mavx512f", "-mavx512cd", "-mavx512bw",
-               "-mavx512dq", "-mavx512vl", "-mprefer-vector-width=512"],
-}
-MSVC_ISA_FLAGS = {"baseline": [], "avx2": ["/arch:AVX2"], "avx512": ["/arch:AVX512"]}
+
+def target_architecture():
+    """The architecture the extensions are built for (see the module docstring)."""
+    forced = os.environ.get("SEPCONV_TARGET_ARCH", "").strip()
+    if forced:
+        return ISA.architecture(forced)
+    if sys.platform == "darwin" and os.environ.get("ARCHFLAGS"):
+        archs = set(re.findall(r"-arch\s+(\S+)", os.environ["ARCHFLAGS"]))
+        if len(archs) > 1:
+            return "generic"
+        if archs:
+            return ISA.architecture(archs.pop())
+    if sys.platform == "win32" and os.environ.get("VSCMD_ARG_TGT_ARCH"):
+        return ISA.architecture(os.environ["VSCMD_ARG_TGT_ARCH"])
+    return ISA.architecture(sysconfig.get_platform())
+
+
+TARGET_ARCH = target_architecture()
+TARGET_LEVELS = ISA.levels_for(TARGET_ARCH)
 
 
 def _try_compile(compiler, code, extra_compile, extra_link):
@@ -96,8 +132,48 @@ OPENMP_PROBE = textwrap.dedent("""
 PLAIN_PROBE = "int main(void) { return 0; }\n"
 
 
+def _homebrew_libomp():
+    """Prefix of Homebrew's libomp (Apple's clang ships no OpenMP runtime), or None."""
+    candidates = []
+    brew = shutil.which("brew")
+    if brew:
+        try:
+            found = subprocess.run([brew, "--prefix", "libomp"], capture_output=True,
+                                   text=True, timeout=60)
+            if found.returncode == 0 and found.stdout.strip():
+                candidates.append(found.stdout.strip())
+        except (OSError, subprocess.SubprocessError):
+            pass
+    candidates += ["/opt/homebrew/opt/libomp", "/usr/local/opt/libomp"]
+    for prefix in candidates:
+        if os.path.exists(os.path.join(prefix, "include", "omp.h")):
+            return prefix
+    return None
+
+
+def _openmp_flags(compiler):
+    """(compile, link) flags for OpenMP with this compiler, or None without it."""
+    if NO_OPENMP:
+        return None
+    if compiler.compiler_type == "msvc":
+        options = [(["/openmp"], [])]
+    elif sys.platform == "darwin":
+        options = [(["-fopenmp"], ["-fopenmp"])]  # gcc, or an LLVM clang with its libomp
+        prefix = _homebrew_libomp()
+        if prefix:
+            options.insert(0, (["-Xpreprocessor", "-fopenmp", f"-I{prefix}/include"],
+                               [f"-L{prefix}/lib", "-lomp", f"-Wl,-rpath,{prefix}/lib"]))
+    else:
+        options = [(["-fopenmp"], ["-fopenmp"])]
+    for compile_flags, link_flags in options:
+        if _try_compile(compiler, OPENMP_PROBE, compile_flags, link_flags):
+            return compile_flags, link_flags
+    return None
+
+
 class BuildExt(build_ext):
-    """Add OpenMP, ISA and debug flags once the compiler is known."""
+    """Add OpenMP, ISA and debug flags once the compiler is known; skip levels
+    the compiler cannot build."""
 
     def finalize_options(self):
         super().finalize_options()
@@ -107,18 +183,14 @@ class BuildExt(build_ext):
     def build_extensions(self):
         compiler = self.compiler
         msvc = compiler.compiler_type == "msvc"
-        if msvc:
-            omp_compile, omp_link = ["/openmp"], []
-        elif sys.platform == "darwin":
-            omp_compile, omp_link = ["-Xpreprocessor", "-fopenmp"], ["-lomp"]
-        else:
-            omp_compile, omp_link = ["-fopenmp"], ["-fopenmp"]
-        use_openmp = not NO_OPENMP and _try_compile(compiler, OPENMP_PROBE,
-                                                    omp_compile, omp_link)
-        if not use_openmp:
+        openmp = _openmp_flags(compiler)
+        if openmp is None:
             omp_compile, omp_link = [], []
-            warnings.warn("sepconv: OpenMP not found (or disabled); the kernels "
-                          "are built serial.")
+            hint = (" On macOS: brew install libomp." if sys.platform == "darwin" else "")
+            warnings.warn("sepconv: OpenMP not found (or disabled); the kernels are built "
+                          "serial." + hint)
+        else:
+            omp_compile, omp_link = openmp
 
         sanitize_compile, sanitize_link = [], []
         if DEBUG and not msvc:
@@ -139,14 +211,27 @@ class BuildExt(build_ext):
 
         info = {"compiler": " ".join(getattr(compiler, "compiler_so", None) or
                                      [compiler.compiler_type]),
-                "openmp": use_openmp, "debug": DEBUG, "native": NATIVE,
-                "sanitizers": bool(sanitize_compile), "levels": {}}
+                "target": TARGET_ARCH, "openmp": openmp is not None, "debug": DEBUG,
+                "native": NATIVE, "sanitizers": bool(sanitize_compile), "levels": {},
+                "skipped": {}}
+        levels = {level.module: level for level in TARGET_LEVELS}
+        built = []
         for ext in self.extensions:
-            level = ext.name.rsplit("_", 1)[-1] if ext.name != "sepconv._sepconv" else "baseline"
-            isa = (MSVC_ISA_FLAGS if msvc else ISA_FLAGS).get(level, [])
-            ext.extra_compile_args = base + isa + omp_compile + sanitize_compile
+            level = levels[ext.name]
+            isa_flags = list(level.msvc_flags if msvc else level.gcc_flags)
+            if level.name != "baseline" and not _try_compile(
+                    compiler, level.probe, base + isa_flags, []):
+                warnings.warn(f"sepconv: the compiler cannot build the {level.name} level "
+                              f"({' '.join(isa_flags)}); skipping it. The other levels "
+                              f"still run.")
+                info["skipped"][level.name] = " ".join(isa_flags)
+                continue
+            ext.define_macros = level.macros() + [("SEPCONV_DEBUG", "1" if DEBUG else "0")]
+            ext.extra_compile_args = base + isa_flags + omp_compile + sanitize_compile
             ext.extra_link_args = omp_link + sanitize_link
-            info["levels"][level] = " ".join(ext.extra_compile_args)
+            info["levels"][level.name] = " ".join(ext.extra_compile_args)
+            built.append(ext)
+        self.extensions[:] = built
         _write_build_info(info, self.build_lib)
         super().build_extensions()
 
@@ -164,19 +249,22 @@ def _write_build_info(info, build_lib):
 def _extensions():
     from Cython.Build import cythonize
 
-    levels = ["baseline"] + (["avx2", "avx512"] if IS_X86 else [])
     stub_dir = os.path.join(HERE, "build", "isa_stubs")
     os.makedirs(stub_dir, exist_ok=True)
-    extensions = [Extension("sepconv._sepconv", [os.path.join("src", "_sepconv.pyx")])]
-    for level in levels[1:]:
+    extensions = []
+    for level in TARGET_LEVELS:
+        if level.name == "baseline":
+            extensions.append(Extension(level.module, [os.path.join("src", "_sepconv.pyx")],
+                                        include_dirs=[SRC]))
+            continue
         # A stub per level: the same kernel source under another module name.
-        stub = os.path.join(stub_dir, f"_sepconv_{level}.pyx")
-        text = f'include "_sepconv.pyx"\n'
+        stub = os.path.join(stub_dir, level.module.rsplit(".", 1)[-1] + ".pyx")
+        text = 'include "_sepconv.pyx"\n'
         if not os.path.exists(stub) or open(stub).read() != text:
             with open(stub, "w") as handle:
                 handle.write(text)
-        extensions.append(Extension(f"sepconv._sepconv_{level}",
-                                    [os.path.relpath(stub, HERE)]))
+        extensions.append(Extension(level.module, [os.path.relpath(stub, HERE)],
+                                    include_dirs=[SRC]))
     directives = {
         "language_level": 3,
         "boundscheck": DEBUG,

@@ -169,18 +169,25 @@ def ladder_forward(str algorithm, const floating[:, :, ::1] x,
     cdef Py_ssize_t nr = SEPCONV_NR_F32 if floating is float else SEPCONV_NR_F64
     cdef Py_ssize_t scratch_size
     cdef int rung = {"naive": 0, "fused": 1, "tiled": 2, "blocked": 3}[algorithm]
+    cdef Py_ssize_t ctile_size = tile * ((filters + nr - 1) // nr) * nr
+    cdef void* scratch_raw
+    cdef void* ctile_raw = NULL
     cdef floating* scratch
     cdef floating* ctile = NULL
     if batch == 0 or out_steps == 0:
         return
+    if SEPCONV_DEBUG and rung >= 2:
+        _assert_multiple("tile", tile, SEPCONV_MR)
     scratch_size = (batch * out_steps * width if rung == 0 else
                     width if rung == 1 else tile * width)
-    scratch = <floating*>malloc(scratch_size * sizeof(floating))
+    scratch_raw = malloc(scratch_size * sizeof(floating) + 64)
+    scratch = <floating*>sepconv_scratch(scratch_raw, scratch_size * sizeof(floating))
     if rung == 3:
-        ctile = <floating*>malloc(tile * ((filters + nr - 1) // nr) * nr * sizeof(floating))
+        ctile_raw = malloc(ctile_size * sizeof(floating) + 64)
+        ctile = <floating*>sepconv_scratch(ctile_raw, ctile_size * sizeof(floating))
     if scratch == NULL or (rung == 3 and ctile == NULL):
-        free(scratch)
-        free(ctile)
+        free(scratch_raw)
+        free(ctile_raw)
         raise MemoryError("sepconv: could not allocate the ladder's scratch")
     with nogil:
         if rung == 0:
@@ -199,5 +206,5 @@ def ladder_forward(str algorithm, const floating[:, :, ::1] x,
             _ladder_blocked(&x[0, 0, 0], batch, steps, channels, &packed[0], taps, mult,
                             filters, &y[0, 0, 0], out_steps, stride, dilation, pad_left,
                             tile, scratch, ctile)
-    free(scratch)
-    free(ctile)
+    free(scratch_raw)
+    free(ctile_raw)

@@ -63,162 +63,14 @@
 
 from cython.parallel cimport prange, parallel
 from libc.stdlib cimport malloc, free
-from libc.stdint cimport uintptr_t
 from libc.math cimport exp, expm1, tanh
 
-cdef extern from *:
-    """
-    #ifdef _OPENMP
-    #include <omp.h>
-    #define SEPCONV_OPENMP 1
-    #else
-    static int omp_get_max_threads(void) { return 1; }
-    #define SEPCONV_OPENMP 0
-    #endif
-
-    /* Register blocking per instruction-set level: NR is two vectors wide,
-       MR rows keep 2*MR accumulators plus the B vectors in registers. */
-    #if defined(__AVX512F__)
-    #define SEPCONV_ISA "avx512"
-    #define SEPCONV_VEC_BYTES 64
-    #define SEPCONV_MR 8
-    #elif defined(__AVX2__) && defined(__FMA__)
-    #define SEPCONV_ISA "avx2"
-    #define SEPCONV_VEC_BYTES 32
-    #define SEPCONV_MR 6
-    #else
-    #define SEPCONV_ISA "baseline"
-    #define SEPCONV_VEC_BYTES 16
-    #define SEPCONV_MR 6
-    #endif
-    #define SEPCONV_NR_F32 (2 * SEPCONV_VEC_BYTES / 4)
-    #define SEPCONV_NR_F64 (2 * SEPCONV_VEC_BYTES / 8)
-    #define SEPCONV_NR_MAX SEPCONV_NR_F32
-    #define SEPCONV_KC 256
-    /* Steps per register block of the channels_last depthwise loop (divides MR). */
-    #define SEPCONV_DW_ROWS (SEPCONV_MR % 8 == 0 ? 8 : 2)
-
-    /* The micro-kernel: an MR x (2 vectors) tile of accumulators.  Written
-       with GCC/Clang vector extensions, which lower to the vector width of
-       the level being compiled; plain loops left the tile's fate to the
-       compiler's scalar-replacement heuristics, and float64 (and AVX2)
-       builds fell to ~4 GFLOP/s.  Loads and stores go through memcpy, which
-       compiles to unaligned vector moves. */
-    #include <string.h>
-    #if defined(__GNUC__) || defined(__clang__)
-    typedef float sepconv_vf __attribute__((vector_size(SEPCONV_VEC_BYTES)));
-    typedef double sepconv_vd __attribute__((vector_size(SEPCONV_VEC_BYTES)));
-    #define SEPCONV_DEFINE_MICRO(NAME, T, VT)                                     \
-    static inline void NAME(Py_ssize_t kc, const T* a, Py_ssize_t a_row,          \
-                            Py_ssize_t a_col, const T* b, Py_ssize_t b_row,       \
-                            T* c, Py_ssize_t c_row, int first) {                  \
-        enum { LANES = SEPCONV_VEC_BYTES / sizeof(T) };                            \
-        VT lo[SEPCONV_MR], hi[SEPCONV_MR];                                         \
-        _Pragma("GCC unroll 16")                                                   \
-        for (int i = 0; i < SEPCONV_MR; ++i) {                                     \
-            if (first) { lo[i] = (VT){0}; hi[i] = (VT){0}; }                       \
-            else { memcpy(&lo[i], c + i * c_row, sizeof(VT));                      \
-                   memcpy(&hi[i], c + i * c_row + LANES, sizeof(VT)); }            \
-        }                                                                          \
-        for (Py_ssize_t k = 0; k < kc; ++k) {                                      \
-            VT b0, b1;                                                             \
-            memcpy(&b0, b + k * b_row, sizeof(VT));                                \
-            memcpy(&b1, b + k * b_row + LANES, sizeof(VT));                        \
-            _Pragma("GCC unroll 16")                                               \
-            for (int i = 0; i < SEPCONV_MR; ++i) {                                 \
-                T s = a[i * a_row + k * a_col]; /* splat by vector*scalar */                        \
-                lo[i] += b0 * s;                                                  \
-                hi[i] += b1 * s;                                                  \
-            }                                                                      \
-        }                                                                          \
-        _Pragma("GCC unroll 16")                                                   \
-        for (int i = 0; i < SEPCONV_MR; ++i) {                                     \
-            memcpy(c + i * c_row, &lo[i], sizeof(VT));                             \
-            memcpy(c + i * c_row + LANES, &hi[i], sizeof(VT));                     \
-        }                                                                          \
-    }
-    #else
-    /* Other compilers: the same computation as plain loops. */
-    #define SEPCONV_DEFINE_MICRO(NAME, T, VT)                                     \
-    static inline void NAME(Py_ssize_t kc, const T* a, Py_ssize_t a_row,          \
-                            Py_ssize_t a_col, const T* b, Py_ssize_t b_row,       \
-                            T* c, Py_ssize_t c_row, int first) {                  \
-        const int nr = 2 * SEPCONV_VEC_BYTES / (int)sizeof(T);                     \
-        for (int i = 0; i < SEPCONV_MR; ++i)                                       \
-            for (int j = 0; j < nr; ++j) {                                         \
-                T acc = first ? (T)0 : c[i * c_row + j];                           \
-                for (Py_ssize_t k = 0; k < kc; ++k)                                \
-                    acc += a[i * a_row + k * a_col] * b[k * b_row + j];            \
-                c[i * c_row + j] = acc;                                            \
-            }                                                                      \
-    }
-    #endif
-    SEPCONV_DEFINE_MICRO(sepconv_micro_f32, float, sepconv_vf)
-    SEPCONV_DEFINE_MICRO(sepconv_micro_f64, double, sepconv_vd)
-
-    /* One register block of the channels_last depthwise loop: DW_ROWS steps
-       x 2 vectors of channels, summed over every tap in order, skipping
-       taps outside the input.  x points at channel cb of step 0, w at the
-       weights of tap 0 for these channels, d at the first output row. */
-    #if defined(__GNUC__) || defined(__clang__)
-    #define SEPCONV_DEFINE_DW_BLOCK(NAME, T, VT)                                  \
-    static inline void NAME(const T* x, Py_ssize_t steps, Py_ssize_t channels,    \
-                            const T* w, Py_ssize_t width, Py_ssize_t taps,        \
-                            Py_ssize_t stride, Py_ssize_t dilation,               \
-                            Py_ssize_t first_pos, T* d, Py_ssize_t ld) {          \
-        enum { LANES = SEPCONV_VEC_BYTES / sizeof(T) };                            \
-        VT lo[SEPCONV_DW_ROWS], hi[SEPCONV_DW_ROWS];                               \
-        _Pragma("GCC unroll 8")                                                    \
-        for (int r = 0; r < SEPCONV_DW_ROWS; ++r) { lo[r] = (VT){0}; hi[r] = (VT){0}; } \
-        const Py_ssize_t span = (SEPCONV_DW_ROWS - 1) * stride;                    \
-        for (Py_ssize_t k = 0; k < taps; ++k) {                                    \
-            const Py_ssize_t p0 = first_pos + k * dilation;                        \
-            VT w0, w1;                                                             \
-            memcpy(&w0, w + k * width, sizeof(VT));                                \
-            memcpy(&w1, w + k * width + LANES, sizeof(VT));                        \
-            const int inside = p0 >= 0 && p0 + span < steps;                       \
-            _Pragma("GCC unroll 8")                                                \
-            for (int r = 0; r < SEPCONV_DW_ROWS; ++r) {                            \
-                const Py_ssize_t p = p0 + r * stride;                              \
-                if (inside || (p >= 0 && p < steps)) {                             \
-                    VT x0, x1;                                                     \
-                    memcpy(&x0, x + p * channels, sizeof(VT));                     \
-                    memcpy(&x1, x + p * channels + LANES, sizeof(VT));             \
-                    lo[r] += x0 * w0;                                              \
-                    hi[r] += x1 * w1;                                              \
-                }                                                                  \
-            }                                                                      \
-        }                                                                          \
-        _Pragma("GCC unroll 8")                                                    \
-        for (int r = 0; r < SEPCONV_DW_ROWS; ++r) {                                \
-            memcpy(d + r * ld, &lo[r], sizeof(VT));                                \
-            memcpy(d + r * ld + LANES, &hi[r], sizeof(VT));                        \
-        }                                                                          \
-    }
-    #else
-    #define SEPCONV_DEFINE_DW_BLOCK(NAME, T, VT)                                  \
-    static inline void NAME(const T* x, Py_ssize_t steps, Py_ssize_t channels,    \
-                            const T* w, Py_ssize_t width, Py_ssize_t taps,        \
-                            Py_ssize_t stride, Py_ssize_t dilation,               \
-                            Py_ssize_t first_pos, T* d, Py_ssize_t ld) {          \
-        const int nr = 2 * SEPCONV_VEC_BYTES / (int)sizeof(T);                     \
-        for (int r = 0; r < SEPCONV_DW_ROWS; ++r)                                  \
-            for (int j = 0; j < nr; ++j) {                                         \
-                T acc = 0;                                                         \
-                for (Py_ssize_t k = 0; k < taps; ++k) {                            \
-                    Py_ssize_t p = first_pos + k * dilation + r * stride;          \
-                    if (p >= 0 && p < steps) acc += x[p * channels + j] * w[k * width + j]; \
-                }                                                                  \
-                d[r * ld + j] = acc;                                               \
-            }                                                                      \
-    }
-    #endif
-    SEPCONV_DEFINE_DW_BLOCK(sepconv_dw_block_f32, float, sepconv_vf)
-    SEPCONV_DEFINE_DW_BLOCK(sepconv_dw_block_f64, double, sepconv_vd)
-    """
+cdef extern from "sepconv_kernels.h":
     int omp_get_max_threads() noexcept nogil
     const int SEPCONV_OPENMP
     const char* SEPCONV_ISA
+    const int SEPCONV_DEBUG
+    void* sepconv_scratch(void* raw, size_t nbytes) noexcept nogil
     enum: SEPCONV_MR
     enum: SEPCONV_NR_F32
     enum: SEPCONV_NR_F64
@@ -250,7 +102,9 @@ OPENMP = bool(SEPCONV_OPENMP)
 MR = SEPCONV_MR
 NR = {"float32": SEPCONV_NR_F32, "float64": SEPCONV_NR_F64}
 KC = SEPCONV_KC
-ALIGN = SEPCONV_VEC_BYTES
+DW_ROWS = SEPCONV_DW_ROWS
+VEC_BYTES = SEPCONV_VEC_BYTES
+DEBUG = bool(SEPCONV_DEBUG)
 
 # Activations applied inside the epilogue; anything else is applied by the
 # Python side after the kernel.  Keras's default parameters.
@@ -274,13 +128,6 @@ cdef enum:
 def max_threads():
     """OpenMP's current max thread count (threadpoolctl changes it)."""
     return omp_get_max_threads()
-
-
-cdef inline void* _align64(void* raw) noexcept nogil:
-    # Scratch starts on a cache line: raw comes from malloc(nbytes + 64).
-    if raw == NULL:
-        return NULL
-    return <void*>((<uintptr_t>raw + 63) & ~(<uintptr_t>63))
 
 
 # --------------------------------------------------------------------------
@@ -608,23 +455,22 @@ cdef int _forward(const floating* x, Py_ssize_t batch, Py_ssize_t steps,
     cdef int* failed_flag = &failed
     if items <= 0:
         return 0
+    d_bytes = tile * width * sizeof(floating)
     if channels_first:
-        d_bytes = width * tile * sizeof(floating) + 64
-        c_bytes = ((filters + SEPCONV_MR - 1) // SEPCONV_MR) * SEPCONV_MR * tile * sizeof(floating) + 64
+        c_bytes = ((filters + SEPCONV_MR - 1) // SEPCONV_MR) * SEPCONV_MR * tile * sizeof(floating)
     else:
-        d_bytes = tile * width * sizeof(floating) + 64
-        c_bytes = tile * ((filters + nr - 1) // nr) * nr * sizeof(floating) + 64
+        c_bytes = tile * ((filters + nr - 1) // nr) * nr * sizeof(floating)
     if num_threads > items:
         num_threads = <int>items
     if num_threads <= 1:
         # No parallel region at all: small problems pay no OpenMP fork/join.
-        d_raw = malloc(d_bytes)
-        c_raw = malloc(c_bytes)
+        d_raw = malloc(d_bytes + 64)
+        c_raw = malloc(c_bytes + 64)
         if d_raw == NULL or c_raw == NULL:
             failed = 1
         else:
-            d = <floating*>_align64(d_raw)
-            ctile = <floating*>_align64(c_raw)
+            d = <floating*>sepconv_scratch(d_raw, d_bytes)
+            ctile = <floating*>sepconv_scratch(c_raw, c_bytes)
             for item in range(items):
                 _run_item(x, x_batch, steps, channels, packed, y, y_batch, out_steps,
                           channels_first, taps, mult, filters, use_bias, act, stride,
@@ -636,10 +482,10 @@ cdef int _forward(const floating* x, Py_ssize_t batch, Py_ssize_t steps,
     # by all threads of the team); one whose scratch could not be allocated
     # only raises the flag.
     with parallel(num_threads=num_threads):
-        d_raw = malloc(d_bytes)
-        c_raw = malloc(c_bytes)
-        d = <floating*>_align64(d_raw)
-        ctile = <floating*>_align64(c_raw)
+        d_raw = malloc(d_bytes + 64)
+        c_raw = malloc(c_bytes + 64)
+        d = <floating*>sepconv_scratch(d_raw, d_bytes)
+        ctile = <floating*>sepconv_scratch(c_raw, c_bytes)
         for item in prange(items, schedule="static"):
             if d == NULL or ctile == NULL:
                 failed_flag[0] = 1
@@ -652,6 +498,16 @@ cdef int _forward(const floating* x, Py_ssize_t batch, Py_ssize_t steps,
     return -failed
 
 
+cdef int _assert_multiple(str what, Py_ssize_t value, Py_ssize_t unit) except -1:
+    # Debug builds check the tiling invariants the loops rely on (a tile that
+    # is not a multiple of the block leaves scratch rows unwritten).
+    # sepconv.tiling computes every size so that they hold by construction.
+    if value <= 0 or value % unit != 0:
+        raise AssertionError(f"sepconv kernel invariant broken: {what}={value} is not a "
+                             f"positive multiple of {unit}")
+    return 0
+
+
 cdef int _forward_views(const floating[:, :, ::1] x, const floating[::1] packed,
                         floating[:, :, ::1] y, bint channels_first, Py_ssize_t taps,
                         Py_ssize_t mult, Py_ssize_t filters, bint use_bias, int act,
@@ -660,6 +516,12 @@ cdef int _forward_views(const floating[:, :, ::1] x, const floating[::1] packed,
     cdef int status = 0
     if y.shape[0] == 0 or y.shape[1] == 0 or y.shape[2] == 0:
         return 0
+    if SEPCONV_DEBUG:
+        if channels_first:
+            _assert_multiple("tile", tile, SEPCONV_NR_F32 if floating is float else SEPCONV_NR_F64)
+        else:
+            _assert_multiple("tile", tile, SEPCONV_MR)
+            _assert_multiple("tile", tile, SEPCONV_DW_ROWS)
     with nogil:
         status = _forward(&x[0, 0, 0], x.shape[0], x.shape[2] if channels_first else x.shape[1],
                           x.shape[1] if channels_first else x.shape[2], &packed[0],
@@ -792,8 +654,8 @@ cdef int _backward(const floating* x, Py_ssize_t batch, Py_ssize_t steps, Py_ssi
                    floating* db_parts, int num_threads) noexcept nogil:
     cdef Py_ssize_t width = channels * mult
     cdef Py_ssize_t b
-    cdef size_t d_bytes = tile * width_pad * sizeof(floating) + 64
-    cdef size_t z_bytes = tile * filters_pad * sizeof(floating) + 64
+    cdef size_t d_bytes = tile * width_pad * sizeof(floating)
+    cdef size_t z_bytes = tile * filters_pad * sizeof(floating)
     cdef void* d_raw
     cdef void* dd_raw
     cdef void* z_raw
@@ -810,12 +672,12 @@ cdef int _backward(const floating* x, Py_ssize_t batch, Py_ssize_t steps, Py_ssi
     if num_threads < 1:
         num_threads = 1
     with parallel(num_threads=num_threads):
-        d_raw = malloc(d_bytes)
-        dd_raw = malloc(d_bytes)
-        z_raw = malloc(z_bytes)
-        d = <floating*>_align64(d_raw)
-        dd = <floating*>_align64(dd_raw)
-        dzt = <floating*>_align64(z_raw)
+        d_raw = malloc(d_bytes + 64)
+        dd_raw = malloc(d_bytes + 64)
+        z_raw = malloc(z_bytes + 64)
+        d = <floating*>sepconv_scratch(d_raw, d_bytes)
+        dd = <floating*>sepconv_scratch(dd_raw, d_bytes)
+        dzt = <floating*>sepconv_scratch(z_raw, z_bytes)
         if d != NULL:
             # Padding columns of D are never written by the depthwise loop.
             for i in range(tile * width_pad):
@@ -852,8 +714,16 @@ def backward(const floating[:, :, ::1] x, const floating[:, :, ::1] dz,
     (One fused entry point: the backward pass is not latency bound.)
     """
     cdef int status
+    cdef Py_ssize_t nr = SEPCONV_NR_F32 if floating is float else SEPCONV_NR_F64
     if x.shape[0] == 0 or dz.shape[1] == 0:
         return
+    if SEPCONV_DEBUG:
+        _assert_multiple("tile", tile, SEPCONV_MR)
+        _assert_multiple("tile", tile, SEPCONV_DW_ROWS)
+        _assert_multiple("width_pad", pwt.shape[1], SEPCONV_MR)
+        _assert_multiple("width_pad", pwt.shape[1], nr)
+        _assert_multiple("filters_pad", dpw_parts.shape[2], nr)
+        assert pwt.shape[1] >= dw.shape[1] and dpw_parts.shape[2] >= dz.shape[2]
     with nogil:
         status = _backward(&x[0, 0, 0], x.shape[0], x.shape[1], x.shape[2], &dz[0, 0, 0],
                            dz.shape[1], dz.shape[2], &dw[0, 0], &pwt[0, 0], dw.shape[0],
@@ -865,3 +735,19 @@ def backward(const floating[:, :, ::1] x, const floating[:, :, ::1] dz,
 
 
 include "_ladder.pxi"
+
+
+def scratch_probe(Py_ssize_t count):
+    """``count`` float64 values read from freshly allocated kernel scratch.
+
+    For the tests of the debug build, whose scratch is poisoned with NaN
+    (release builds leave it as malloc returns it).
+    """
+    cdef void* raw = malloc(count * sizeof(double) + 64)
+    cdef double* scratch = <double*>sepconv_scratch(raw, count * sizeof(double))
+    if scratch == NULL:
+        raise MemoryError("sepconv: could not allocate the probe's scratch")
+    try:
+        return [scratch[i] for i in range(count)]
+    finally:
+        free(raw)

@@ -11,12 +11,10 @@ for the kernel and the input gradient is transposed back.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from . import activations as _activations
-from . import functional
+from . import functional, tiling
 from .conv_utils import (conv_geometry, normalize_data_format, normalize_padding,
                          normalize_tuple)
 
@@ -28,16 +26,14 @@ def _pack_for_backward(dw, pw, dtype, kernels):
     taps, channels, mult = dw.shape
     filters = pw.shape[2]
     width = channels * mult
-    nr = kernels.NR[dtype.name]
-    block = math.lcm(kernels.MR, nr)  # rows of one micro-kernel call, columns of another
-    width_pad = -(-width // block) * block
+    width_pad, filters_pad = tiling.backward_padding(width, filters, kernels, dtype)
     depthwise = np.ascontiguousarray(
         np.asarray(dw, dtype=dtype).transpose(0, 2, 1).reshape(taps, width))
     pointwise = (np.asarray(pw, dtype=dtype).reshape(channels, mult, filters)
                  .transpose(1, 0, 2).reshape(width, filters))
     transposed = np.zeros((filters, width_pad), dtype=dtype)
     transposed[:, :width] = pointwise.T
-    return depthwise, transposed, width_pad, -(-filters // nr) * nr
+    return depthwise, transposed, width_pad, filters_pad
 
 
 def pre_activation_gradient(activation, z, dy):
@@ -61,7 +57,7 @@ def convolution_backward(x, dz, dw, pw, use_bias, strides, dilation_rate, pad_le
     batch, steps, _ = x.shape
     out_steps = dz.shape[1]
     depthwise, pointwise_t, width_pad, filters_pad = _pack_for_backward(dw, pw, dtype, kernels)
-    tile = max(kernels.MR, min(64, -(-out_steps // kernels.MR) * kernels.MR))
+    tile = tiling.backward_tile(out_steps, kernels)
     dx = np.zeros((batch, steps, channels), dtype=dtype)
     ddw_parts = np.zeros((batch, taps, width), dtype=dtype)
     dpw_parts = np.zeros((batch, width_pad, filters_pad), dtype=dtype)

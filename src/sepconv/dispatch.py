@@ -1,9 +1,11 @@
 """Pick the kernel build that matches the running CPU (NumPy's dispatch idea).
 
-The same kernel source is compiled once per instruction-set level.  At import
-the best level whose features the CPU (and the operating system) supports is
-chosen, in the order avx512 > avx2 > baseline.  ``SEPCONV_ISA`` forces one
-level; a level the CPU lacks falls back to the best it has, with a warning.
+The same kernel source is compiled once per instruction-set level of the
+target architecture (the table is ``sepconv._isa``).  At import the best
+level whose features the CPU (and the operating system) supports is chosen,
+in the table's order (on x86-64: avx512 > avx2 > baseline).  ``SEPCONV_ISA``
+forces one level; a level the CPU lacks falls back to the best it has, with a
+warning.
 """
 
 from __future__ import annotations
@@ -12,21 +14,26 @@ import importlib
 import os
 import warnings
 
-__all__ = ["LEVELS", "REQUIRED_FEATURES", "cpu_features", "supported_levels",
-           "available_levels", "load", "select_level"]
+from . import _isa
 
-#: Levels from best to worst.
-LEVELS = ("avx512", "avx2", "baseline")
+__all__ = ["LEVELS", "REQUIRED_FEATURES", "ARCHITECTURE", "cpu_features", "supported_levels",
+           "available_levels", "describe", "load", "select_level"]
 
-#: CPU features (NumPy's names) a level's build is compiled for.
-REQUIRED_FEATURES = {
-    "avx512": ("AVX512F", "AVX512CD", "AVX512BW", "AVX512DQ", "AVX512VL", "AVX2", "FMA3"),
-    "avx2": ("AVX2", "FMA3"),
-    "baseline": (),
-}
+#: The architecture the table is read for (this machine's).
+ARCHITECTURE = _isa.host_architecture()
 
-_MODULES = {"baseline": "sepconv._sepconv", "avx2": "sepconv._sepconv_avx2",
-            "avx512": "sepconv._sepconv_avx512"}
+_TABLE = {level.name: level for level in _isa.levels_for(ARCHITECTURE)}
+
+#: Level names for this architecture, best first.
+LEVELS = tuple(_TABLE)
+
+#: CPU features (NumPy's names) each level's build is compiled for.
+REQUIRED_FEATURES = {name: level.features for name, level in _TABLE.items()}
+
+
+def describe(level):
+    """The table's row for ``level`` on this machine (module, flags, MR, ...)."""
+    return _TABLE[level]
 
 
 def cpu_features():
@@ -57,7 +64,7 @@ def available_levels():
     found = []
     for level in supported_levels():
         try:
-            importlib.import_module(_MODULES[level])
+            importlib.import_module(_TABLE[level].module)
         except ImportError:
             continue
         found.append(level)
@@ -66,9 +73,9 @@ def available_levels():
 
 def load(level):
     """The kernel module of one level (ImportError if it was not built)."""
-    if level not in _MODULES:
+    if level not in _TABLE:
         raise ValueError(f"Unknown instruction-set level {level!r}; expected one of {LEVELS}.")
-    return importlib.import_module(_MODULES[level])
+    return importlib.import_module(_TABLE[level].module)
 
 
 def select_level(requested=None):

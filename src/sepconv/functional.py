@@ -12,7 +12,7 @@ import os
 import numpy as np
 
 from . import activations as _activations
-from . import dispatch
+from . import dispatch, tiling
 from .conv_utils import (conv_geometry, normalize_data_format, normalize_int,
                          normalize_padding, normalize_tuple)
 
@@ -140,7 +140,7 @@ _FUSED_CODES = _fused_codes()
 
 
 # ----------------------------------------------------------------------------
-# Packing and tiling
+# Packing
 # ----------------------------------------------------------------------------
 def pack_weights(depthwise_kernel, pointwise_kernel, bias, channels_first, dtype, kernels):
     """One flat array in the layout the kernels of ``kernels`` read.
@@ -175,23 +175,6 @@ def useful_threads(num_threads, batch, out_steps, width, taps, filters):
     """Fewer threads for small problems (never affects the results)."""
     flops = 2 * batch * out_steps * width * (taps + filters)
     return max(1, min(num_threads, flops // _MIN_FLOPS_PER_THREAD))
-
-
-def choose_tile(out_steps, batch, width, itemsize, channels_first, num_threads, kernels,
-                dtype):
-    """Output steps per work item.
-
-    Sized so the depthwise scratch tile (tile x width) stays near 48 KiB,
-    a multiple of the micro-kernel's row (channels_last) or column
-    (channels_first) block, and small enough to give every thread work.
-    Results do not depend on it (see the kernel's design block).
-    """
-    unit = kernels.NR[dtype.name] if channels_first else kernels.MR
-    tile = max(unit, (48 * 1024 // max(1, width * itemsize)) // unit * unit)
-    tile = max(unit, min(tile, 256 // unit * unit, -(-out_steps // unit) * unit))
-    while batch * -(-out_steps // tile) < num_threads and tile > unit:
-        tile = max(unit, -(-(tile // 2) // unit) * unit)
-    return tile
 
 
 # ----------------------------------------------------------------------------
@@ -247,8 +230,8 @@ def run_kernel(kernels, x, packed, out, channels_first, taps, mult, filters, use
     out_steps = out.shape[2] if channels_first else out.shape[1]
     width = x.shape[1 if channels_first else 2] * mult
     num_threads = useful_threads(num_threads, batch, out_steps, width, taps, filters)
-    tile = choose_tile(out_steps, batch, width, x.dtype.itemsize, channels_first,
-                       num_threads, kernels, x.dtype)
+    tile = tiling.forward_tile(out_steps, batch, width, channels_first, num_threads,
+                               kernels, x.dtype)
     forward = kernels.forward_float32 if x.dtype == np.float32 else kernels.forward_float64
     forward(x, packed, out, channels_first, taps, mult, filters, use_bias,
             0 if code is None else code, strides, dilation_rate, pad_left, tile, num_threads)
@@ -282,8 +265,7 @@ def _run_ladder(algorithm, kernels, x, dw, pw, bias, out, channels_first, activa
     bias_array = (np.zeros(filters, dtype=dtype) if bias is None
                   else np.ascontiguousarray(bias, dtype=dtype))
     packed = pack_weights(dw, pw, bias_array, False, dtype, kernels)
-    tile = choose_tile(out_steps, x.shape[0], channels * mult, dtype.itemsize, False, 1,
-                       kernels, dtype)
+    tile = tiling.forward_tile(out_steps, x.shape[0], channels * mult, False, 1, kernels, dtype)
     kernels.ladder_forward(algorithm, x_cl, np.ascontiguousarray(dw, dtype=dtype),
                            np.ascontiguousarray(pw[0], dtype=dtype), bias_array, packed, y,
                            strides, dilation_rate, pad_left, tile)

@@ -13,7 +13,7 @@ import threading
 
 import numpy as np
 
-from . import activations, constraints, functional, initializers, regularizers
+from . import activations, constraints, functional, initializers, regularizers, tiling
 from .conv_utils import (conv_geometry, normalize_data_format, normalize_int,
                          normalize_padding, normalize_tuple)
 
@@ -308,8 +308,8 @@ class SeparableConv1D:
             width = shape[1 if channels_first else 2] * self.depth_multiplier
             threads = functional.useful_threads(threads, shape[0], out_steps, width,
                                                 self.kernel_size[0], self.filters)
-            tile = functional.choose_tile(out_steps, shape[0], width, dtype.itemsize,
-                                          channels_first, threads, kernels, dtype)
+            tile = tiling.forward_tile(out_steps, shape[0], width, channels_first, threads,
+                                       kernels, dtype)
             forward = (kernels.forward_float32 if dtype == np.float32
                        else kernels.forward_float64)
             code = self._fused_code

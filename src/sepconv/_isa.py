@@ -1,0 +1,174 @@
+"""The instruction-set levels sepconv is built for: the one table.
+
+``setup.py`` reads it to decide which extensions to build for the *target*
+platform, with which compiler flags and macros, and which compile probe must
+pass first; ``sepconv.dispatch`` reads it to know each level's module name
+and the CPU features it needs at run time.  Nothing else names a level's
+flags, features or register blocking.
+
+This file uses the standard library only: setup.py loads it by path, before
+the package (or NumPy) can be imported.
+
+Register blocking.  The micro-kernel keeps an MR x 2-vector tile of
+accumulators in registers (NR = 2 vectors: ``2 * vec_bytes / itemsize``
+columns); the channels_last depthwise block keeps ``dw_rows`` x 2 vectors.
+Both must fit the level's register file with room for the operands:
+
+* x86-64 baseline (SSE2) and AVX2: 16 vector registers; MR=6 uses 12
+  accumulators + 2 B vectors + 1 broadcast.
+* AVX-512: 32 registers; MR=8 uses 16 (more rows did not pay: the B loads
+  are already amortised and wider tiles waste work on short sequences).
+* aarch64 (NEON is part of the baseline): 32 registers of 128 bits; a 6-row
+  tile would leave 17 of them idle, so MR=12 (24 accumulators + 2 B vectors
+  + the A scalars, which NEON multiplies by lane without a broadcast).
+* anything else: the x86 baseline's shape, which any 16-register machine
+  holds (GCC lowers the vector types to what the target has).
+
+``dw_rows`` divides MR, so a tile that is a multiple of MR is one of
+``dw_rows`` too (checked below, and by the tests).
+"""
+
+from __future__ import annotations
+
+import platform as _platform
+
+__all__ = ["Level", "LEVELS", "architecture", "host_architecture", "levels_for",
+           "level_named"]
+
+
+class Level:
+    """One build of the kernel source: where it runs and how it is compiled."""
+
+    __slots__ = ("name", "arch", "module", "description", "features", "gcc_flags",
+                 "msvc_flags", "vec_bytes", "mr", "dw_rows", "probe")
+
+    def __init__(self, name, arch, module, description, features, gcc_flags, msvc_flags,
+                 vec_bytes, mr, dw_rows, probe):
+        self.name = name                  # the value of SEPCONV_ISA / isa=
+        self.arch = arch                  # "x86_64", "aarch64" or "generic"
+        self.module = module              # the extension's import name
+        self.description = description
+        self.features = tuple(features)   # NumPy __cpu_features__ names needed
+        self.gcc_flags = tuple(gcc_flags)
+        self.msvc_flags = tuple(msvc_flags)
+        self.vec_bytes = vec_bytes
+        self.mr = mr
+        self.dw_rows = dw_rows
+        self.probe = probe                # C program that must compile and link
+        if mr % dw_rows:
+            raise ValueError(f"level {name}/{arch}: dw_rows={dw_rows} must divide MR={mr}")
+
+    def nr(self, itemsize):
+        """Micro-kernel columns (two vectors) for elements of ``itemsize`` bytes."""
+        return 2 * self.vec_bytes // itemsize
+
+    def macros(self):
+        """The C macros that tell the kernel source which level it is."""
+        return [("SEPCONV_LEVEL", self.name), ("SEPCONV_VEC_BYTES", str(self.vec_bytes)),
+                ("SEPCONV_MR", str(self.mr)), ("SEPCONV_DW_ROWS", str(self.dw_rows))]
+
+    def __repr__(self):
+        return f"Level({self.name!r}, {self.arch!r}, MR={self.mr}, vec_bytes={self.vec_bytes})"
+
+
+_PLAIN_PROBE = "int main(void) { return 0; }\n"
+
+# The probes use the intrinsics of the level, so a compiler (or assembler)
+# that cannot emit them fails here, not in the middle of the kernel build.
+_AVX2_PROBE = """
+#include <immintrin.h>
+int main(void) {
+    __m256 a = _mm256_set1_ps(1.0f);
+    __m256d b = _mm256_set1_pd(1.0);
+    a = _mm256_fmadd_ps(a, a, a);
+    b = _mm256_fmadd_pd(b, b, b);
+    return (int)(_mm256_cvtss_f32(a) + _mm256_cvtsd_f64(b)) - 4;
+}
+"""
+
+_AVX512_PROBE = """
+#include <immintrin.h>
+int main(void) {
+    __m512 a = _mm512_set1_ps(1.0f);
+    __m512d b = _mm512_set1_pd(1.0);
+    __m512i c = _mm512_set1_epi8(1);              /* BW */
+    __m256 d = _mm256_set1_ps(1.0f);
+    __mmask8 m = _mm256_cmp_ps_mask(d, d, 0);     /* VL */
+    a = _mm512_fmadd_ps(a, a, a);
+    b = _mm512_fmadd_pd(b, b, b);
+    c = _mm512_add_epi8(c, c);
+    return (int)(_mm512_reduce_add_ps(a) + _mm512_reduce_add_pd(b)) + (int)m
+           + _mm_cvtsi128_si32(_mm512_castsi512_si128(c)) - 64;
+}
+"""
+
+_NEON_PROBE = """
+#include <arm_neon.h>
+int main(void) {
+    float32x4_t a = vdupq_n_f32(1.0f);
+    float64x2_t b = vdupq_n_f64(1.0);
+    a = vfmaq_f32(a, a, a);
+    b = vfmaq_f64(b, b, b);
+    return (int)(vgetq_lane_f32(a, 0) + vgetq_lane_f64(b, 0)) - 4;
+}
+"""
+
+_AVX512_FEATURES = ("AVX512F", "AVX512CD", "AVX512BW", "AVX512DQ", "AVX512VL", "AVX2", "FMA3")
+
+#: Every level, best first within an architecture.  MSVC does not define
+#: __FMA__ for /arch:AVX2 and does not contract a*b+c into an FMA unless
+#: told to: /fp:contract makes the AVX2 and AVX-512 builds use FMA as gcc's
+#: and clang's do (-mfma, -ffp-contract=fast being their C default).
+LEVELS = (
+    Level("avx512", "x86_64", "sepconv._sepconv_avx512", "AVX-512 F/CD/BW/DQ/VL + FMA",
+          _AVX512_FEATURES,
+          ("-mavx2", "-mfma", "-mavx512f", "-mavx512cd", "-mavx512bw", "-mavx512dq",
+           "-mavx512vl", "-mprefer-vector-width=512"),
+          ("/arch:AVX512", "/fp:contract"), 64, 8, 8, _AVX512_PROBE),
+    Level("avx2", "x86_64", "sepconv._sepconv_avx2", "AVX2 + FMA", ("AVX2", "FMA3"),
+          ("-mavx2", "-mfma"), ("/arch:AVX2", "/fp:contract"), 32, 6, 2, _AVX2_PROBE),
+    Level("baseline", "x86_64", "sepconv._sepconv", "x86-64 baseline (SSE2)", (),
+          (), (), 16, 6, 2, _PLAIN_PROBE),
+    Level("baseline", "aarch64", "sepconv._sepconv", "aarch64 baseline (NEON)", (),
+          (), (), 16, 12, 4, _NEON_PROBE),
+    Level("baseline", "generic", "sepconv._sepconv", "portable C (any CPU)", (),
+          (), (), 16, 6, 2, _PLAIN_PROBE),
+)
+
+_X86 = {"x86_64", "amd64", "x64"}
+_ARM64 = {"aarch64", "arm64", "arm64e", "armv8l", "aarch64_be"}
+
+
+def architecture(name):
+    """'x86_64', 'aarch64' or 'generic' for a machine or platform-tag word.
+
+    Takes what ``platform.machine()`` says ('x86_64', 'AMD64', 'arm64') or
+    the last word of a platform tag ('linux-aarch64', 'win-amd64',
+    'macosx-11.0-arm64'; 'universal2' is two architectures in one file, so
+    only the portable build fits it).
+    """
+    word = name.lower().rsplit("-", 1)[-1]
+    if word in _X86:
+        return "x86_64"
+    if word in _ARM64:
+        return "aarch64"
+    return "generic"
+
+
+def host_architecture():
+    """The architecture of the running interpreter's machine."""
+    return architecture(_platform.machine())
+
+
+def levels_for(arch):
+    """The levels built for ``arch``, best first (the last is its baseline)."""
+    found = tuple(level for level in LEVELS if level.arch == arch)
+    return found or levels_for("generic")
+
+
+def level_named(name, arch=None):
+    """The level called ``name`` for ``arch`` (default: this machine), or None."""
+    for level in levels_for(host_architecture() if arch is None else arch):
+        if level.name == name:
+            return level
+    return None

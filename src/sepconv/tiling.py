@@ -1,0 +1,76 @@
+"""Tile and padding sizes: the one place that computes them.
+
+The kernels' loops step through a tile in blocks (MR rows of the
+micro-kernel, DW_ROWS steps of the depthwise register block, NR columns) and
+do not handle a remainder: a tile that is not a multiple of its block leaves
+rows of scratch unwritten that later loops read.  Every size handed to a
+kernel is therefore computed here, as a multiple of its block by
+construction; debug builds (SEPCONV_DEBUG=1) assert it again in the kernel.
+The block sizes are the kernel module's constants (from the ISA table,
+sepconv._isa), never assumed.
+
+Results never depend on the tile size: each output is summed in one fixed
+order (see the kernel's design block).
+"""
+
+from __future__ import annotations
+
+import math
+
+__all__ = ["step_unit", "forward_tile", "backward_tile", "backward_padding"]
+
+# The depthwise scratch tile (tile x width) aims at about this many bytes.
+_SCRATCH_TARGET = 48 * 1024
+_MAX_FORWARD_TILE = 256
+_MAX_BACKWARD_TILE = 64
+
+
+def step_unit(kernels, dtype, channels_first):
+    """The block a forward tile of output steps must be a multiple of.
+
+    channels_last: the steps are the micro-kernel's rows (MR) and the
+    depthwise block's rows (DW_ROWS); channels_first: they are its columns
+    (NR of the dtype).
+    """
+    if channels_first:
+        return kernels.NR[dtype.name]
+    return math.lcm(kernels.MR, kernels.DW_ROWS)
+
+
+def _round_up(value, unit):
+    return -(-value // unit) * unit
+
+
+def forward_tile(out_steps, batch, width, channels_first, num_threads, kernels, dtype):
+    """Output steps per forward work item.
+
+    Sized so the depthwise scratch tile stays near 48 KiB, no longer than
+    the (rounded-up) sequence, and small enough to give every thread work.
+    """
+    unit = step_unit(kernels, dtype, channels_first)
+    by_cache = _SCRATCH_TARGET // max(1, width * dtype.itemsize) // unit * unit
+    tile = max(unit, min(by_cache, _MAX_FORWARD_TILE // unit * unit, _round_up(out_steps, unit)))
+    while batch * -(-out_steps // tile) < num_threads and tile > unit:
+        tile = max(unit, _round_up(tile // 2, unit))
+    return tile
+
+
+def backward_tile(out_steps, kernels):
+    """Output steps per tile of the backward pass (channels_last rows).
+
+    The tile is the row count of the dD micro-kernel (MR) and of the
+    depthwise block (DW_ROWS); at most 64 steps, rounded down to the block
+    (60 when MR=6 or 12), or the whole rounded-up sequence if shorter.
+    """
+    unit = math.lcm(kernels.MR, kernels.DW_ROWS)
+    return max(unit, min(_MAX_BACKWARD_TILE // unit * unit, _round_up(out_steps, unit)))
+
+
+def backward_padding(width, filters, kernels, dtype):
+    """(width_pad, filters_pad) of the backward scratch and packed weights.
+
+    The depthwise channels are the rows of one micro-kernel call (dpw, MR)
+    and the columns of another (dD, NR); the filters are columns (NR).
+    """
+    nr = kernels.NR[dtype.name]
+    return _round_up(width, math.lcm(kernels.MR, nr)), _round_up(filters, nr)

@@ -1,0 +1,190 @@
+/* sepconv_kernels.h: the C half of the kernels (included by src/_sepconv.pyx).
+ *
+ * The micro-kernel and the channels_last depthwise register block, written
+ * with GCC/Clang vector extensions (see the design block of _sepconv.pyx for
+ * why), the OpenMP shim, and the scratch allocator's poisoning.
+ *
+ * Which instruction-set level this compile is for comes from setup.py, which
+ * takes it from the one table, src/sepconv/_isa.py:
+ *   SEPCONV_LEVEL      the level's name (baseline, avx2, avx512)
+ *   SEPCONV_VEC_BYTES  vector width the vector types are declared with
+ *   SEPCONV_MR         micro-kernel rows (accumulator tile MR x 2 vectors)
+ *   SEPCONV_DW_ROWS    steps per depthwise register block (divides MR)
+ *   SEPCONV_DEBUG      1 in SEPCONV_DEBUG=1 builds: poisoned scratch
+ * The source never looks at __AVX2__/__FMA__ itself: MSVC, for one, defines
+ * __AVX2__ for /arch:AVX2 but never __FMA__.  A compile without these
+ * macros (a stray direct build) gets the portable baseline.
+ */
+#ifndef SEPCONV_KERNELS_H
+#define SEPCONV_KERNELS_H
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#define SEPCONV_OPENMP 1
+#else
+static int omp_get_max_threads(void) { return 1; }
+#define SEPCONV_OPENMP 0
+#endif
+
+#ifndef SEPCONV_LEVEL
+#define SEPCONV_LEVEL baseline
+#define SEPCONV_VEC_BYTES 16
+#define SEPCONV_MR 6
+#define SEPCONV_DW_ROWS 2
+#endif
+#ifndef SEPCONV_DEBUG
+#define SEPCONV_DEBUG 0
+#endif
+#define SEPCONV_STRINGIFY_(word) #word
+#define SEPCONV_STRINGIFY(word) SEPCONV_STRINGIFY_(word)
+#define SEPCONV_ISA SEPCONV_STRINGIFY(SEPCONV_LEVEL)
+
+#if SEPCONV_MR % SEPCONV_DW_ROWS != 0
+#error "SEPCONV_DW_ROWS must divide SEPCONV_MR (see src/sepconv/_isa.py)"
+#endif
+
+/* NR is two vectors wide. */
+#define SEPCONV_NR_F32 (2 * SEPCONV_VEC_BYTES / 4)
+#define SEPCONV_NR_F64 (2 * SEPCONV_VEC_BYTES / 8)
+#define SEPCONV_NR_MAX SEPCONV_NR_F32
+#define SEPCONV_KC 256
+
+/* Scratch memory: ``raw`` comes from malloc(bytes + 64); the scratch starts
+   at the first cache line inside it.  Debug builds fill the ``bytes`` with
+   all-ones bytes, a NaN both as float and as double, so an element that no
+   loop writes and some loop reads turns the outputs that depend on it into
+   NaN every time, not only when the heap happens to hold garbage. */
+static inline void* sepconv_scratch(void* raw, size_t bytes) {
+    void* aligned;
+    if (raw == NULL) return NULL;
+    aligned = (void*)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
+#if SEPCONV_DEBUG
+    memset(aligned, 0xFF, bytes);
+#else
+    (void)bytes;
+#endif
+    return aligned;
+}
+
+/* The micro-kernel: an MR x (2 vectors) tile of accumulators.  Written
+   with GCC/Clang vector extensions, which lower to the vector width of
+   the level being compiled; plain loops left the tile's fate to the
+   compiler's scalar-replacement heuristics, and float64 (and AVX2)
+   builds fell to ~4 GFLOP/s.  Loads and stores go through memcpy, which
+   compiles to unaligned vector moves. */
+#if defined(__GNUC__) || defined(__clang__)
+typedef float sepconv_vf __attribute__((vector_size(SEPCONV_VEC_BYTES)));
+typedef double sepconv_vd __attribute__((vector_size(SEPCONV_VEC_BYTES)));
+#define SEPCONV_DEFINE_MICRO(NAME, T, VT)                                     \
+static inline void NAME(Py_ssize_t kc, const T* a, Py_ssize_t a_row,          \
+                        Py_ssize_t a_col, const T* b, Py_ssize_t b_row,       \
+                        T* c, Py_ssize_t c_row, int first) {                  \
+    enum { LANES = SEPCONV_VEC_BYTES / sizeof(T) };                            \
+    VT lo[SEPCONV_MR], hi[SEPCONV_MR];                                         \
+    _Pragma("GCC unroll 16")                                                   \
+    for (int i = 0; i < SEPCONV_MR; ++i) {                                     \
+        if (first) { lo[i] = (VT){0}; hi[i] = (VT){0}; }                       \
+        else { memcpy(&lo[i], c + i * c_row, sizeof(VT));                      \
+               memcpy(&hi[i], c + i * c_row + LANES, sizeof(VT)); }            \
+    }                                                                          \
+    for (Py_ssize_t k = 0; k < kc; ++k) {                                      \
+        VT b0, b1;                                                             \
+        memcpy(&b0, b + k * b_row, sizeof(VT));                                \
+        memcpy(&b1, b + k * b_row + LANES, sizeof(VT));                        \
+        _Pragma("GCC unroll 16")                                               \
+        for (int i = 0; i < SEPCONV_MR; ++i) {                                 \
+            T s = a[i * a_row + k * a_col]; /* splat by vector*scalar */                        \
+            lo[i] += b0 * s;                                                  \
+            hi[i] += b1 * s;                                                  \
+        }                                                                      \
+    }                                                                          \
+    _Pragma("GCC unroll 16")                                                   \
+    for (int i = 0; i < SEPCONV_MR; ++i) {                                     \
+        memcpy(c + i * c_row, &lo[i], sizeof(VT));                             \
+        memcpy(c + i * c_row + LANES, &hi[i], sizeof(VT));                     \
+    }                                                                          \
+}
+#else
+/* Other compilers: the same computation as plain loops. */
+#define SEPCONV_DEFINE_MICRO(NAME, T, VT)                                     \
+static inline void NAME(Py_ssize_t kc, const T* a, Py_ssize_t a_row,          \
+                        Py_ssize_t a_col, const T* b, Py_ssize_t b_row,       \
+                        T* c, Py_ssize_t c_row, int first) {                  \
+    const int nr = 2 * SEPCONV_VEC_BYTES / (int)sizeof(T);                     \
+    for (int i = 0; i < SEPCONV_MR; ++i)                                       \
+        for (int j = 0; j < nr; ++j) {                                         \
+            T acc = first ? (T)0 : c[i * c_row + j];                           \
+            for (Py_ssize_t k = 0; k < kc; ++k)                                \
+                acc += a[i * a_row + k * a_col] * b[k * b_row + j];            \
+            c[i * c_row + j] = acc;                                            \
+        }                                                                      \
+}
+#endif
+SEPCONV_DEFINE_MICRO(sepconv_micro_f32, float, sepconv_vf)
+SEPCONV_DEFINE_MICRO(sepconv_micro_f64, double, sepconv_vd)
+
+/* One register block of the channels_last depthwise loop: DW_ROWS steps
+   x 2 vectors of channels, summed over every tap in order, skipping
+   taps outside the input.  x points at channel cb of step 0, w at the
+   weights of tap 0 for these channels, d at the first output row. */
+#if defined(__GNUC__) || defined(__clang__)
+#define SEPCONV_DEFINE_DW_BLOCK(NAME, T, VT)                                  \
+static inline void NAME(const T* x, Py_ssize_t steps, Py_ssize_t channels,    \
+                        const T* w, Py_ssize_t width, Py_ssize_t taps,        \
+                        Py_ssize_t stride, Py_ssize_t dilation,               \
+                        Py_ssize_t first_pos, T* d, Py_ssize_t ld) {          \
+    enum { LANES = SEPCONV_VEC_BYTES / sizeof(T) };                            \
+    VT lo[SEPCONV_DW_ROWS], hi[SEPCONV_DW_ROWS];                               \
+    _Pragma("GCC unroll 8")                                                    \
+    for (int r = 0; r < SEPCONV_DW_ROWS; ++r) { lo[r] = (VT){0}; hi[r] = (VT){0}; } \
+    const Py_ssize_t span = (SEPCONV_DW_ROWS - 1) * stride;                    \
+    for (Py_ssize_t k = 0; k < taps; ++k) {                                    \
+        const Py_ssize_t p0 = first_pos + k * dilation;                        \
+        VT w0, w1;                                                             \
+        memcpy(&w0, w + k * width, sizeof(VT));                                \
+        memcpy(&w1, w + k * width + LANES, sizeof(VT));                        \
+        const int inside = p0 >= 0 && p0 + span < steps;                       \
+        _Pragma("GCC unroll 8")                                                \
+        for (int r = 0; r < SEPCONV_DW_ROWS; ++r) {                            \
+            const Py_ssize_t p = p0 + r * stride;                              \
+            if (inside || (p >= 0 && p < steps)) {                             \
+                VT x0, x1;                                                     \
+                memcpy(&x0, x + p * channels, sizeof(VT));                     \
+                memcpy(&x1, x + p * channels + LANES, sizeof(VT));             \
+                lo[r] += x0 * w0;                                              \
+                hi[r] += x1 * w1;                                              \
+            }                                                                  \
+        }                                                                      \
+    }                                                                          \
+    _Pragma("GCC unroll 8")                                                    \
+    for (int r = 0; r < SEPCONV_DW_ROWS; ++r) {                                \
+        memcpy(d + r * ld, &lo[r], sizeof(VT));                                \
+        memcpy(d + r * ld + LANES, &hi[r], sizeof(VT));                        \
+    }                                                                          \
+}
+#else
+#define SEPCONV_DEFINE_DW_BLOCK(NAME, T, VT)                                  \
+static inline void NAME(const T* x, Py_ssize_t steps, Py_ssize_t channels,    \
+                        const T* w, Py_ssize_t width, Py_ssize_t taps,        \
+                        Py_ssize_t stride, Py_ssize_t dilation,               \
+                        Py_ssize_t first_pos, T* d, Py_ssize_t ld) {          \
+    const int nr = 2 * SEPCONV_VEC_BYTES / (int)sizeof(T);                     \
+    for (int r = 0; r < SEPCONV_DW_ROWS; ++r)                                  \
+        for (int j = 0; j < nr; ++j) {                                         \
+            T acc = 0;                                                         \
+            for (Py_ssize_t k = 0; k < taps; ++k) {                            \
+                Py_ssize_t p = first_pos + k * dilation + r * stride;          \
+                if (p >= 0 && p < steps) acc += x[p * channels + j] * w[k * width + j]; \
+            }                                                                  \
+            d[r * ld + j] = acc;                                               \
+        }                                                                      \
+}
+#endif
+SEPCONV_DEFINE_DW_BLOCK(sepconv_dw_block_f32, float, sepconv_vf)
+SEPCONV_DEFINE_DW_BLOCK(sepconv_dw_block_f64, double, sepconv_vd)
+
+#endif /* SEPCONV_KERNELS_H */
