@@ -10,11 +10,9 @@ On x86-64: ``sepconv._sepconv`` (SSE2 baseline), ``_sepconv_avx2`` and
 baseline.  A level whose probe the compiler cannot build is skipped with a
 warning, never a failed install (the baseline is always built).
 
-The target is what is being built *for*, not the build host:
-``SEPCONV_TARGET_ARCH`` if set, else ``ARCHFLAGS`` on macOS (several ``-arch``
-flags, a universal2 build, get the portable baseline only), else
-``VSCMD_ARG_TGT_ARCH`` under an MSVC cross-compiler, else
-``sysconfig.get_platform()``, which honours ``_PYTHON_HOST_PLATFORM``.
+The target is what is being built *for*, not the build host: see
+``build_target`` in the table (``SEPCONV_TARGET_ARCH``, macOS ``ARCHFLAGS``,
+an MSVC cross-compiler's ``VSCMD_ARG_TGT_ARCH``, ``_PYTHON_HOST_PLATFORM``).
 
 Build-time switches (environment variables):
 
@@ -32,7 +30,6 @@ OpenMP runtime of its own: libomp is looked for where Homebrew puts it
 
 import importlib.util
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -69,23 +66,7 @@ NATIVE = _flag("SEPCONV_NATIVE")
 NO_OPENMP = _flag("SEPCONV_NO_OPENMP")
 
 
-def target_architecture():
-    """The architecture the extensions are built for (see the module docstring)."""
-    forced = os.environ.get("SEPCONV_TARGET_ARCH", "").strip()
-    if forced:
-        return ISA.architecture(forced)
-    if sys.platform == "darwin" and os.environ.get("ARCHFLAGS"):
-        archs = set(re.findall(r"-arch\s+(\S+)", os.environ["ARCHFLAGS"]))
-        if len(archs) > 1:
-            return "generic"
-        if archs:
-            return ISA.architecture(archs.pop())
-    if sys.platform == "win32" and os.environ.get("VSCMD_ARG_TGT_ARCH"):
-        return ISA.architecture(os.environ["VSCMD_ARG_TGT_ARCH"])
-    return ISA.architecture(sysconfig.get_platform())
-
-
-TARGET_ARCH = target_architecture()
+TARGET_ARCH = ISA.build_target(os.environ, sys.platform, sysconfig.get_platform())
 TARGET_LEVELS = ISA.levels_for(TARGET_ARCH)
 
 

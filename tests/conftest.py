@@ -7,7 +7,12 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
+from sepconv import dispatch, functional  # noqa: E402
+
 DATA = os.path.join(os.path.dirname(__file__), "data")
+
+#: Every instruction-set level this build has and this CPU runs, best first.
+LEVELS = list(dispatch.available_levels())
 
 
 @pytest.fixture(scope="session")
@@ -19,7 +24,17 @@ def golden():
     return meta["cases"], arrays
 
 
-def available_levels():
-    from sepconv import dispatch
+@pytest.fixture(params=LEVELS)
+def level(request, monkeypatch):
+    """Run the test at each ISA level in turn.
 
-    return list(dispatch.available_levels())
+    The level becomes the process's default for the test's duration, so the
+    layer, the functional form and the backward pass all use that level's
+    kernels (the levels are separate extension modules, importable side by
+    side); the test also gets its name for an explicit ``isa=``.  Kernel test
+    modules apply it to every test with
+    ``pytestmark = pytest.mark.usefixtures("level")``.
+    """
+    functional.kernel_module(request.param)
+    monkeypatch.setattr(functional, "_LEVEL", request.param)
+    return request.param

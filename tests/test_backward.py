@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 
 import sepconv
-from reference import separable_conv1d_reference
-from sepconv import activations, dispatch
+from reference import separable_conv1d_reference, separable_conv1d_reference_gradients
+from sepconv import activations, tiling
 from sepconv.backward import separable_conv1d_backward
 
-LEVELS = list(dispatch.available_levels())
+pytestmark = pytest.mark.usefixtures("level")  # every test at every ISA level
 ACTIVATIONS = sorted(set(activations.ELEMENTWISE) | {"softmax", "log_softmax", "glu",
                                                       "sparsemax"})
 KINKED = {"relu", "relu6", "hard_sigmoid", "hard_silu", "hard_tanh", "hard_shrink",
@@ -86,10 +86,10 @@ def _check_gradients(config, rng, level=None, threads=None, tol=1e-6):
 
 
 @pytest.mark.parametrize("seed", range(24))
-def test_finite_differences_random_configurations(seed):
+def test_finite_differences_random_configurations(seed, level):
     rng = np.random.default_rng(seed)
     config = _random_config(rng)
-    _check_gradients(config, rng, level=LEVELS[seed % len(LEVELS)], threads=1 + seed % 3)
+    _check_gradients(config, rng, level=level, threads=1 + seed % 3)
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
@@ -104,7 +104,6 @@ def test_finite_differences_through_every_activation(activation):
     _check_gradients(config, rng, tol=1e-5 if activation in KINKED else 1e-6)
 
 
-@pytest.mark.parametrize("level", LEVELS)
 @pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
 def test_backward_is_bitwise_identical_for_any_thread_count(level, data_format):
     rng = np.random.default_rng(7)
@@ -120,6 +119,57 @@ def test_backward_is_bitwise_identical_for_any_thread_count(level, data_format):
     for other in results[1:]:
         for a, c in zip(results[0], other):
             assert np.array_equal(a, c)
+
+
+def _long_config(rng):
+    """A random layer on a sequence of up to 300 steps: several backward
+    tiles at every MR, with any remainder."""
+    taps, strides, dilation = (int(v) for v in rng.integers(1, 5, size=3))
+    config = dict(batch=int(rng.integers(1, 4)), channels=int(rng.integers(1, 10)),
+                  mult=int(rng.integers(1, 4)), filters=int(rng.integers(1, 41)), taps=taps,
+                  strides=strides, dilation=dilation,
+                  padding=str(rng.choice(["valid", "same"])),
+                  data_format=str(rng.choice(["channels_last", "channels_first"])),
+                  use_bias=bool(rng.random() < 0.8), activation=None)
+    config["steps"] = int(rng.integers((taps - 1) * dilation + 1, 301))
+    return config
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_long_sequences_match_the_float64_reference(seed, level):
+    """dx, d_depthwise, d_pointwise, d_bias to 1e-9 (float64) across tile boundaries."""
+    rng = np.random.default_rng(1000 + seed)
+    config = _long_config(rng)
+    x, dw, pw, b = _arrays(rng, config)
+    y = separable_conv1d_reference(x, dw, pw, b, config["strides"], config["padding"],
+                                   config["dilation"], config["data_format"])
+    dy = rng.standard_normal(y.shape)
+    expected = separable_conv1d_reference_gradients(
+        dy, x, dw, pw, b is not None, config["strides"], config["padding"],
+        config["dilation"], config["data_format"])
+    args = (config["strides"], config["padding"], config["dilation"], config["data_format"])
+    for dtype, tol in ((np.float64, 1e-9), (np.float32, 2e-4)):
+        cast = [None if a is None else a.astype(dtype) for a in (dy, x, dw, pw, b)]
+        got = separable_conv1d_backward(*cast, *args, num_threads=1 + seed % 2, isa=level)
+        for name, g, want in zip(("dx", "d_depthwise", "d_pointwise", "d_bias"), got, expected):
+            if want is None:
+                assert g is None
+                continue
+            assert g.shape == want.shape and g.dtype == dtype
+            scale = max(1e-300, float(np.max(np.abs(want))))
+            error = float(np.max(np.abs(g - want))) / scale
+            assert error <= tol, (name, dtype.__name__, config, error)
+
+
+def test_gradient_sequences_cross_backward_tiles_at_every_level(level):
+    """The long-sequence configs above really span several tiles here."""
+    from sepconv import functional
+
+    kernels = functional.kernel_module(level)
+    tile = tiling.backward_tile(10**6, kernels)
+    assert tile % kernels.MR == 0 and tile % kernels.DW_ROWS == 0
+    lengths = [_long_config(np.random.default_rng(1000 + seed))["steps"] for seed in range(30)]
+    assert sum(length > 2 * tile for length in lengths) >= 10
 
 
 def test_float32_gradients_close_to_float64():

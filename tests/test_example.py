@@ -6,7 +6,8 @@ import os
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def test_train_denoiser_loss_falls(capsys):
+def test_train_denoiser_loss_falls(capsys, level):
+    """At every ISA level (the backward pass once gave wrong gradients at MR=6)."""
     path = os.path.join(ROOT, "examples", "train_denoiser.py")
     spec = importlib.util.spec_from_file_location("train_denoiser", path)
     module = importlib.util.module_from_spec(spec)

@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 
 import sepconv
 from reference import separable_conv1d_reference
-from sepconv import activations, dispatch
+from sepconv import activations
 
 EXAMPLES = int(os.environ.get("SEPCONV_FUZZ_EXAMPLES", "300"))
-LEVELS = list(dispatch.available_levels())
+pytestmark = pytest.mark.usefixtures("level")  # every test at every ISA level
 
 _int_args = st.one_of(st.integers(-2, 6), st.sampled_from([0, 1.5, True, None, "2", (2,),
                                                             [3], (1, 2), ()]))
@@ -41,12 +41,13 @@ def _is_valid_int(value):
 
 
 @settings(max_examples=EXAMPLES, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
+                                 HealthCheck.function_scoped_fixture])
 @given(data=st.data(), batch=st.integers(0, 3), steps=st.integers(0, 24),
        channels=st.integers(1, 6), mult=st.integers(1, 3), filters=st.integers(1, 9),
        taps=st.integers(1, 6), strides=_int_args, dilation=_int_args, padding=_padding,
        data_format=_formats, activation=_activation, threads=_threads, dtype=_dtypes,
-       use_bias=st.booleans(), level=st.sampled_from(LEVELS))
+       use_bias=st.booleans())
 def test_fuzz_functional(data, batch, steps, channels, mult, filters, taps, strides, dilation,
                          padding, data_format, activation, threads, dtype, use_bias, level):
     rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))

@@ -1,4 +1,5 @@
-"""Every case of the Keras 3.15.1 golden set, at every ISA level this machine runs."""
+"""Every case of the Keras 3.15.1 golden set, at every ISA level this machine runs
+(the ``level`` fixture of conftest.py), through the layer and the functional form."""
 
 import json
 import os
@@ -7,14 +8,13 @@ import numpy as np
 import pytest
 
 import sepconv
-from sepconv import dispatch
 
 DATA = os.path.join(os.path.dirname(__file__), "data")
 with open(os.path.join(DATA, "separable_conv1d_keras.json")) as _handle:
     CASES = json.load(_handle)["cases"]
 ACCEPTED = [i for i, case in enumerate(CASES) if "config" in case]
 REJECTED = [i for i, case in enumerate(CASES) if "error" in case]
-LEVELS = list(dispatch.available_levels())
+pytestmark = pytest.mark.usefixtures("level")
 
 
 def _tolerance(dtype, expected):
@@ -46,9 +46,8 @@ def test_keras_golden_case(golden, index):
     assert layer.compute_output_shape(x.shape) == tuple(case["output_shape"])
 
 
-@pytest.mark.parametrize("level", LEVELS)
-def test_keras_golden_every_level(golden, level):
-    """The functional form at each ISA level against every accepted case."""
+def test_keras_golden_functional_form(golden, level):
+    """The functional form against every accepted case."""
     arrays = golden[1]
     for index in ACCEPTED:
         config = CASES[index]["config"]

@@ -5,14 +5,13 @@ import pytest
 
 import sepconv
 from reference import separable_conv1d_reference
-from sepconv import activations, dispatch
+from sepconv import activations
 from sepconv.functional import ALGORITHMS
 
-LEVELS = list(dispatch.available_levels())
+pytestmark = pytest.mark.usefixtures("level")  # every test at every ISA level
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
-@pytest.mark.parametrize("level", LEVELS)
 def test_every_rung_matches_the_reference(algorithm, level):
     rng = np.random.default_rng(sum(map(ord, algorithm + level)))
     for trial in range(12):
@@ -21,7 +20,7 @@ def test_every_rung_matches_the_reference(algorithm, level):
         channels, filters = (int(v) for v in rng.integers(1, 40, size=2))
         padding = "same" if trial % 2 else "valid"
         data_format = "channels_first" if trial % 3 == 0 else "channels_last"
-        steps = int(rng.integers((taps - 1) * dilation + 1, 70))
+        steps = int(rng.integers((taps - 1) * dilation + 1, 70 if trial % 2 else 300))
         dtype = np.float32 if trial % 4 else np.float64
         shape = (2, channels, steps) if data_format == "channels_first" else (2, steps, channels)
         x = rng.standard_normal(shape).astype(dtype)

@@ -10,6 +10,8 @@ import pytest
 import sepconv
 from sepconv import SeparableConv1D, activations, constraints, initializers, regularizers
 
+pytestmark = pytest.mark.usefixtures("level")  # every test at every ISA level
+
 from reference import separable_conv1d_reference
 
 DATA = os.path.join(os.path.dirname(__file__), "data")

@@ -8,9 +8,7 @@ import pytest
 
 import sepconv
 from reference import separable_conv1d_reference
-from sepconv import dispatch
 
-LEVELS = list(dispatch.available_levels())
 
 
 def _rss_bytes():
@@ -26,7 +24,6 @@ def _weights(rng, taps=3, channels=4, mult=2, filters=5, dtype=np.float32):
             rng.standard_normal(filters).astype(dtype))
 
 
-@pytest.mark.parametrize("level", LEVELS)
 @pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
 def test_nan_and_inf_propagate_like_the_reference(level, data_format):
     rng = np.random.default_rng(0)
@@ -159,7 +156,6 @@ def test_repeated_calls_do_not_leak():
     assert grown < 8 * 2**20, f"RSS grew by {grown / 2**20:.1f} MiB"
 
 
-@pytest.mark.parametrize("level", LEVELS)
 def test_results_are_bitwise_identical_for_any_thread_count(level):
     rng = np.random.default_rng(6)
     dw, pw, b = _weights(rng, taps=7, channels=24, mult=3, filters=40)
@@ -213,7 +209,6 @@ def test_weights_are_read_only_views():
         layer.depthwise_kernel[0, 0, 0] = 1.0
 
 
-@pytest.mark.parametrize("level", LEVELS)
 def test_odd_memory_layouts_give_reference_results(level):
     rng = np.random.default_rng(8)
     dw, pw, b = _weights(rng, dtype=np.float64)

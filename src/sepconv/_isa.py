@@ -18,9 +18,12 @@ Both must fit the level's register file with room for the operands:
   accumulators + 2 B vectors + 1 broadcast.
 * AVX-512: 32 registers; MR=8 uses 16 (more rows did not pay: the B loads
   are already amortised and wider tiles waste work on short sequences).
-* aarch64 (NEON is part of the baseline): 32 registers of 128 bits; a 6-row
-  tile would leave 17 of them idle, so MR=12 (24 accumulators + 2 B vectors
-  + the A scalars, which NEON multiplies by lane without a broadcast).
+* aarch64 (NEON is part of the baseline): 32 registers of 128 bits, so the
+  AVX-512 shape, MR=8 with an 8-step depthwise block (16 accumulators + 2 B
+  vectors + 8 A scalars: gcc 14 keeps each A in a register of its own and
+  multiplies by lane).  MR=12 looked better on paper (24 accumulators) but
+  spilled accumulators inside the inner loop; MR=6 would leave half the
+  register file idle.  Checked in gcc's aarch64 assembly of the two kernels.
 * anything else: the x86 baseline's shape, which any 16-register machine
   holds (GCC lowers the vector types to what the target has).
 
@@ -32,8 +35,8 @@ from __future__ import annotations
 
 import platform as _platform
 
-__all__ = ["Level", "LEVELS", "architecture", "host_architecture", "levels_for",
-           "level_named"]
+__all__ = ["Level", "LEVELS", "architecture", "host_architecture", "build_target",
+           "levels_for", "level_named"]
 
 
 class Level:
@@ -130,7 +133,7 @@ LEVELS = (
     Level("baseline", "x86_64", "sepconv._sepconv", "x86-64 baseline (SSE2)", (),
           (), (), 16, 6, 2, _PLAIN_PROBE),
     Level("baseline", "aarch64", "sepconv._sepconv", "aarch64 baseline (NEON)", (),
-          (), (), 16, 12, 4, _NEON_PROBE),
+          (), (), 16, 8, 8, _NEON_PROBE),
     Level("baseline", "generic", "sepconv._sepconv", "portable C (any CPU)", (),
           (), (), 16, 6, 2, _PLAIN_PROBE),
 )
@@ -158,6 +161,36 @@ def architecture(name):
 def host_architecture():
     """The architecture of the running interpreter's machine."""
     return architecture(_platform.machine())
+
+
+def build_target(environ, sys_platform, platform_tag):
+    """The architecture a build is *for* (setup.py's question), not the host's.
+
+    ``environ``: the build's environment; ``sys_platform``: ``sys.platform``;
+    ``platform_tag``: ``sysconfig.get_platform()``, which already honours
+    ``_PYTHON_HOST_PLATFORM`` (set by cross-compiling tools such as
+    crossenv and cibuildwheel).  In order:
+
+    * ``SEPCONV_TARGET_ARCH``: an explicit choice;
+    * macOS ``ARCHFLAGS``: one ``-arch`` is that architecture; several (a
+      universal2 build compiles each file for both) get the portable build,
+      since x86 flags cannot be given to the arm64 half;
+    * Windows ``VSCMD_ARG_TGT_ARCH``: the target of an MSVC cross-compiler;
+    * the platform tag.
+    """
+    forced = environ.get("SEPCONV_TARGET_ARCH", "").strip()
+    if forced:
+        return architecture(forced)
+    if sys_platform == "darwin" and environ.get("ARCHFLAGS", "").strip():
+        words = environ["ARCHFLAGS"].split()
+        archs = {words[i + 1] for i, word in enumerate(words[:-1]) if word == "-arch"}
+        if len(archs) > 1:
+            return "generic"
+        if archs:
+            return architecture(archs.pop())
+    if sys_platform == "win32" and environ.get("VSCMD_ARG_TGT_ARCH", "").strip():
+        return architecture(environ["VSCMD_ARG_TGT_ARCH"].strip())
+    return architecture(platform_tag)
 
 
 def levels_for(arch):

@@ -34,10 +34,13 @@ def config_info():
         "machine": platform.machine(),
         "isa": {
             "selected": level,
+            "description": dispatch.describe(level).description,
+            "architecture": dispatch.ARCHITECTURE,
             "available": list(dispatch.available_levels()),
             "cpu_supports": list(dispatch.supported_levels(features)),
         },
-        "kernel": {"MR": kernels.MR, "NR": dict(kernels.NR), "KC": kernels.KC},
+        "kernel": {"MR": kernels.MR, "NR": dict(kernels.NR), "KC": kernels.KC,
+                   "DW_ROWS": kernels.DW_ROWS, "vector_bytes": kernels.VEC_BYTES},
         "openmp": bool(kernels.OPENMP),
         "threads": int(kernels.max_threads()),
         "build": build,
@@ -51,12 +54,13 @@ def show_config(file=None):
     print(f"sepconv {info['version']} (Python {info['python']}, NumPy {info['numpy']}, "
           f"{info['machine']})", file=out)
     isa = info["isa"]
-    print(f"  ISA level     : {isa['selected']} (built and supported: "
+    print(f"  ISA level     : {isa['selected']}, {isa['description']} (built and supported: "
           f"{', '.join(isa['available'])}; CPU supports: {', '.join(isa['cpu_supports'])})",
           file=out)
     kernel = info["kernel"]
-    print(f"  micro-kernel  : MR={kernel['MR']}, NR={kernel['NR']}, KC={kernel['KC']}",
-          file=out)
+    print(f"  micro-kernel  : MR={kernel['MR']}, NR={kernel['NR']}, KC={kernel['KC']} "
+          f"({kernel['vector_bytes'] * 8}-bit vectors); depthwise block "
+          f"{kernel['DW_ROWS']} steps", file=out)
     print(f"  OpenMP        : {'on' if info['openmp'] else 'off'}, "
           f"{info['threads']} thread(s) by default", file=out)
     build = info["build"]
@@ -64,6 +68,8 @@ def show_config(file=None):
         print(f"  compiler      : {build.get('compiler', '?')}", file=out)
         for level, flags in build.get("levels", {}).items():
             print(f"  flags {level:<8}: {flags}", file=out)
+        for level, flags in build.get("skipped", {}).items():
+            print(f"  skipped {level:<6}: the compiler cannot build {flags}", file=out)
         if build.get("debug"):
             print(f"  debug build   : sanitizers {'on' if build.get('sanitizers') else 'off'}",
                   file=out)

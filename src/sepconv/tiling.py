@@ -60,7 +60,7 @@ def backward_tile(out_steps, kernels):
 
     The tile is the row count of the dD micro-kernel (MR) and of the
     depthwise block (DW_ROWS); at most 64 steps, rounded down to the block
-    (60 when MR=6 or 12), or the whole rounded-up sequence if shorter.
+    (60 when MR=6), or the whole rounded-up sequence if shorter.
     """
     unit = math.lcm(kernels.MR, kernels.DW_ROWS)
     return max(unit, min(_MAX_BACKWARD_TILE // unit * unit, _round_up(out_steps, unit)))
