@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from sepconv import dispatch
+from sepconv import _isa, dispatch
 
 PROBE = "import sepconv.functional as f; print(f.isa_level())"
 
@@ -32,11 +32,16 @@ def test_unknown_sepconv_isa_is_an_error():
 
 def test_supported_levels_follow_the_features():
     assert dispatch.supported_levels({}) == ("baseline",)
-    assert dispatch.supported_levels({"AVX2": True, "FMA3": True}) == ("avx2", "baseline")
-    everything = {name: True for names in dispatch.REQUIRED_FEATURES.values() for name in names}
-    assert dispatch.supported_levels(everything) == ("avx512", "avx2", "baseline")
+    x86 = dict(arch="x86_64")
+    assert dispatch.supported_levels({}, **x86) == ("baseline",)
+    assert dispatch.supported_levels({"AVX2": True, "FMA3": True}, **x86) == ("avx2", "baseline")
+    assert dispatch.supported_levels({"AVX2": True}, **x86) == ("baseline",)  # no FMA
+    avx512 = next(level for level in _isa.levels_for("x86_64") if level.name == "avx512")
+    everything = {name: True for name in avx512.features}
+    assert dispatch.supported_levels(everything, **x86) == ("avx512", "avx2", "baseline")
     missing_vl = dict(everything, AVX512VL=False)
-    assert dispatch.supported_levels(missing_vl) == ("avx2", "baseline")
+    assert dispatch.supported_levels(missing_vl, **x86) == ("avx2", "baseline")
+    assert dispatch.supported_levels(everything, arch="aarch64") == ("baseline",)
 
 
 def test_default_is_the_best_available_level():

@@ -52,11 +52,16 @@ def cpu_features():
     return dict(__cpu_features__)
 
 
-def supported_levels(features=None):
-    """Levels the CPU can run, best first (the baseline is always there)."""
+def supported_levels(features=None, arch=None):
+    """Levels the CPU can run, best first (the baseline is always there).
+
+    ``features``: NumPy's feature dict (default: this CPU's); ``arch``: read
+    the table for another architecture than this machine's.
+    """
     features = cpu_features() if features is None else features
-    return tuple(level for level in LEVELS
-                 if all(features.get(name, False) for name in REQUIRED_FEATURES[level]))
+    levels = _TABLE.values() if arch is None else _isa.levels_for(arch)
+    return tuple(level.name for level in levels
+                 if all(features.get(name, False) for name in level.features))
 
 
 def available_levels():
