@@ -70,7 +70,8 @@ import numpy as np
 
 from . import activations as _activations
 from .conv_utils import conv_geometry, normalize_int
-from .functional import apply_activation, separable_conv1d
+from .functional import separable_conv1d
+from .plan import apply_activation
 
 __all__ = ["apply_layer", "steps_plan"]
 

@@ -1,9 +1,11 @@
 """``SeparableConv1D``: Keras 3's layer, its arguments, weights and config.
 
-The layer owns its weights as NumPy arrays and a cache of the same weights
-packed for the kernel; the arrays it hands out are read-only so the cache can
-never go stale behind its back: weights change through ``set_weights``,
-``apply_constraints`` or the optimizers, all of which repack.
+The layer holds one validated ``plan.ConvSpec`` (its arguments, read-only
+after construction), one ``plan.WeightSet`` (its weights and their packed
+forms, replaced whole on every change) and a cache of ``plan.Plan`` per input
+shape.  The weight arrays it hands out are read-only: weights change through
+``set_weights``, ``apply_constraints`` or the optimizers, which install a new
+snapshot.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ import threading
 
 import numpy as np
 
-from . import activations, constraints, functional, initializers, regularizers, tiling
-from .conv_utils import (conv_geometry, normalize_data_format, normalize_int,
-                         normalize_padding, normalize_tuple)
+from . import activations, arrays, constraints, functional, initializers, regularizers
+from .conv_utils import normalize_int
+from .plan import ConvSpec, WeightSet, apply_activation
 
 __all__ = ["SeparableConv1D"]
 
@@ -55,6 +57,33 @@ def _normalize_dtype(dtype):
     return resolved
 
 
+class _SpecField:
+    """A layer argument read from the layer's spec; assigning it is an error.
+
+    The kernels' packed weights and cached plans are derived from these
+    values, so they cannot change under a built layer: make a new layer
+    (``SeparableConv1D.from_config({**layer.get_config(), ...})``) instead.
+    """
+
+    def __init__(self, keras_tuple=False):
+        self.keras_tuple = keras_tuple
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, layer, owner=None):
+        if layer is None:
+            return self
+        value = getattr(layer._spec, self.name)
+        return (value,) if self.keras_tuple else value
+
+    def __set__(self, layer, value):
+        raise AttributeError(f"SeparableConv1D.{self.name} is read-only (received "
+                             f"{self.name}={value!r}); make a new layer with "
+                             f"SeparableConv1D.from_config({{**layer.get_config(), "
+                             f"{self.name!r}: ...}}).")
+
+
 class SeparableConv1D:
     """Depthwise separable 1-D convolution, with Keras 3's arguments and semantics.
 
@@ -71,6 +100,16 @@ class SeparableConv1D:
     / ``batch_input_shape`` build the layer at once.
     """
 
+    filters = _SpecField()
+    kernel_size = _SpecField(keras_tuple=True)
+    strides = _SpecField(keras_tuple=True)
+    padding = _SpecField()
+    data_format = _SpecField()
+    dilation_rate = _SpecField(keras_tuple=True)
+    depth_multiplier = _SpecField()
+    activation = _SpecField()
+    use_bias = _SpecField()
+
     def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
                  dilation_rate=1, depth_multiplier=1, activation=None, use_bias=True,
                  depthwise_initializer="glorot_uniform",
@@ -83,18 +122,11 @@ class SeparableConv1D:
         if unknown:
             raise TypeError(f"SeparableConv1D got an unexpected keyword argument "
                             f"{unknown[0]!r} (received {unknown[0]}={kwargs[unknown[0]]!r}).")
-        self.filters = normalize_int(filters, "filters")
-        self.kernel_size = (normalize_tuple(kernel_size, "kernel_size"),)
-        self.strides = (normalize_tuple(strides, "strides"),)
-        self.padding = normalize_padding(padding)
-        self.data_format = normalize_data_format(data_format)
-        self.dilation_rate = (normalize_tuple(dilation_rate, "dilation_rate"),)
-        self.depth_multiplier = normalize_int(depth_multiplier, "depth_multiplier")
-        self.activation = activations.get(activation)
-        if not isinstance(use_bias, (bool, np.bool_)):
-            raise TypeError(f"Argument `use_bias` must be a bool, received "
-                            f"use_bias={use_bias!r}.")
-        self.use_bias = bool(use_bias)
+        self._spec = ConvSpec.create(
+            filters=filters, kernel_size=kernel_size, strides=strides, padding=padding,
+            data_format=data_format, dilation_rate=dilation_rate,
+            depth_multiplier=depth_multiplier, activation=activation, use_bias=use_bias,
+            dtype=_normalize_dtype(kwargs.get("dtype")))
         self.depthwise_initializer = self._get(initializers, depthwise_initializer,
                                                "depthwise_initializer", required=True)
         self.pointwise_initializer = self._get(initializers, pointwise_initializer,
@@ -118,7 +150,7 @@ class SeparableConv1D:
         if name is not None and not isinstance(name, str):
             raise TypeError(f"Argument `name` must be a string, received name={name!r}.")
         self.name = name or _default_name()
-        self._np_dtype = _normalize_dtype(kwargs.get("dtype"))
+        self._np_dtype = self._spec.dtype
         self.dtype = self._np_dtype.name
         trainable = kwargs.get("trainable", True)
         if not isinstance(trainable, (bool, np.bool_)):
@@ -126,12 +158,10 @@ class SeparableConv1D:
                             f"trainable={trainable!r}.")
         self.trainable = bool(trainable)
 
-        self._weights = None        # (depthwise, pointwise, bias or None), read-only
-        self._packed = None         # (kernel module, packed array)
-        self._plans = {}            # input shape -> (out shape, pad_left)
+        self._weights = None        # WeightSet snapshot, replaced whole on change
+        self._plans = {}            # (input shape, threads, kernel module) -> Plan
         self._activity_loss = None
         self._saved = None          # (x, y, threads) of the last training call
-        self._fused_code = functional.resolve_activation(self.activation)[1]
         self.input_channels = None
         shape = kwargs.get("batch_input_shape") or kwargs.get("input_shape")
         if shape is not None:
@@ -168,40 +198,24 @@ class SeparableConv1D:
             raise ValueError(f"The channel dimension of `input_shape` must be known, "
                              f"received input_shape={input_shape!r}.")
         channels = normalize_int(channels, "input channels")
-        steps = shape[2] if self.data_format == "channels_first" else shape[1]
+        steps = self._spec.split(shape)[1]
         if steps is not None:
-            conv_geometry(normalize_int(steps, "input steps", minimum=0), self.kernel_size[0],
-                          self.strides[0], self.dilation_rate[0], self.padding)
-        taps, mult = self.kernel_size[0], self.depth_multiplier
-        depthwise = self.depthwise_initializer((taps, channels, mult), dtype=self.dtype)
-        pointwise = self.pointwise_initializer((1, channels * mult, self.filters),
-                                               dtype=self.dtype)
-        bias = (self.bias_initializer((self.filters,), dtype=self.dtype)
-                if self.use_bias else None)
+            self._spec.geometry(normalize_int(steps, "input steps", minimum=0))
+        shapes = self._spec.weight_shapes(channels)
+        depthwise = self.depthwise_initializer(shapes[0], dtype=self.dtype)
+        pointwise = self.pointwise_initializer(shapes[1], dtype=self.dtype)
+        bias = self.bias_initializer(shapes[2], dtype=self.dtype) if self.use_bias else None
         self._assign(channels, depthwise, pointwise, bias)
 
     def _assign(self, channels, depthwise, pointwise, bias):
-        """Install validated weights (all or nothing) and invalidate the cache."""
-        arrays = []
-        for array in (depthwise, pointwise, bias):
-            if array is None:
-                arrays.append(None)
-                continue
-            array = np.array(array, dtype=self.dtype, order="C", copy=True)
-            array.flags.writeable = False
-            arrays.append(array)
-        self._weights = tuple(arrays)
+        """Install validated weights (all or nothing): one new snapshot."""
+        snapshot = WeightSet(depthwise, pointwise, bias, self._np_dtype,
+                             self._spec.channels_first)
+        if channels != self.input_channels:
+            self._plans = {}
         self.input_channels = channels
-        self._packed = None
-        self._plans = {}
+        self._weights = snapshot
         self._saved = None
-
-    def _expected_shapes(self, channels):
-        shapes = [(self.kernel_size[0], channels, self.depth_multiplier),
-                  (1, channels * self.depth_multiplier, self.filters)]
-        if self.use_bias:
-            shapes.append((self.filters,))
-        return shapes
 
     @property
     def depthwise_kernel(self):
@@ -249,19 +263,19 @@ class SeparableConv1D:
             raise ValueError(f"Argument `weights` must hold {expected_count} arrays "
                              f"(depthwise_kernel, pointwise_kernel{', bias' if self.use_bias else ''}), "
                              f"received {len(weights)}.")
-        arrays = [functional._real_array(w, f"weights[{i}]") for i, w in enumerate(weights)]
+        given = [arrays.real_array(w, f"weights[{i}]") for i, w in enumerate(weights)]
         channels = self.input_channels
         if channels is None:
-            if arrays[0].ndim != 3:
+            if given[0].ndim != 3:
                 raise ValueError(f"weights[0] (depthwise_kernel) must be 3-D, received "
-                                 f"shape {arrays[0].shape}.")
-            channels = arrays[0].shape[1]
+                                 f"shape {given[0].shape}.")
+            channels = given[0].shape[1]
         names = ("depthwise_kernel", "pointwise_kernel", "bias")
-        for i, (array, shape) in enumerate(zip(arrays, self._expected_shapes(channels))):
+        for i, (array, shape) in enumerate(zip(given, self._spec.weight_shapes(channels))):
             if array.shape != shape:
                 raise ValueError(f"weights[{i}] ({names[i]}) must have shape {shape}, "
                                  f"received shape {array.shape}.")
-        self._assign(channels, arrays[0], arrays[1], arrays[2] if self.use_bias else None)
+        self._assign(channels, given[0], given[1], given[2] if self.use_bias else None)
 
     def count_params(self):
         if not self.built:
@@ -271,58 +285,24 @@ class SeparableConv1D:
 
     # ------------------------------------------------------------------- shapes
     def compute_output_shape(self, input_shape):
+        """The output shape for ``input_shape`` (None for an unknown batch or length)."""
         shape = tuple(input_shape)
         if len(shape) != 3:
             raise ValueError(f"Argument `input_shape` must have 3 entries, received "
                              f"input_shape={input_shape!r}.")
-        channels_first = self.data_format == "channels_first"
-        steps = shape[2] if channels_first else shape[1]
-        out_steps = None
-        if steps is not None:
-            out_steps = conv_geometry(steps, self.kernel_size[0], self.strides[0],
-                                      self.dilation_rate[0], self.padding).out_steps
-        return functional.output_shape(shape[0], out_steps, self.filters, channels_first)
+        batch, steps, _ = self._spec.split(shape)
+        out_steps = None if steps is None else self._spec.geometry(steps).out_steps
+        return self._spec.output_shape(batch, out_steps)
 
     # --------------------------------------------------------------------- call
-    def _packed_weights(self):
-        packed = self._packed
-        if packed is None:
-            kernels = functional.kernel_module()
-            depthwise, pointwise, bias = self._weights
-            packed = (kernels, functional.pack_weights(
-                depthwise, pointwise, bias, self.data_format == "channels_first",
-                np.dtype(self.dtype), kernels))
-            self._packed = packed
-        return packed
-
     def _plan(self, shape, threads, kernels):
-        """Everything a call with this input shape and thread count needs, cached."""
-        key = (shape, threads)
+        """The cached Plan for this input shape, thread count and kernel module."""
+        key = (shape, threads, kernels)
         plan = self._plans.get(key)
         if plan is None:
-            channels_first = self.data_format == "channels_first"
-            dtype = np.dtype(self.dtype)
-            steps = shape[2] if channels_first else shape[1]
-            out_steps, pad_left = conv_geometry(steps, self.kernel_size[0], self.strides[0],
-                                                self.dilation_rate[0], self.padding)
-            width = shape[1 if channels_first else 2] * self.depth_multiplier
-            threads = functional.useful_threads(threads, shape[0], out_steps, width,
-                                                self.kernel_size[0], self.filters)
-            tile = tiling.forward_tile(out_steps, shape[0], width, channels_first, threads,
-                                       kernels, dtype)
-            forward = (kernels.forward_float32 if dtype == np.float32
-                       else kernels.forward_float64)
-            code = self._fused_code
-            arguments = (channels_first, self.kernel_size[0], self.depth_multiplier,
-                         self.filters, self.use_bias, 0 if code is None else code,
-                         self.strides[0], self.dilation_rate[0], pad_left, tile, threads)
-            out_shape = functional.output_shape(shape[0], out_steps, self.filters,
-                                                channels_first)
-            functional.check_allocation(int(np.prod(out_shape, dtype=object)) * dtype.itemsize,
-                                        f"The output {out_shape}")
-            plan = (out_shape, forward, arguments)
+            plan = self._spec.plan(shape, threads, kernels)
             if len(self._plans) > 64:
-                self._plans.clear()
+                self._plans = {}
             self._plans[key] = plan
         return plan
 
@@ -333,7 +313,8 @@ class SeparableConv1D:
         OpenMP's max threads (threadpoolctl controls it).
         """
         dtype = self._np_dtype
-        if (type(inputs) is np.ndarray and self._weights is not None
+        weights = self._weights  # one snapshot for the whole call
+        if (type(inputs) is np.ndarray and weights is not None
                 and inputs.dtype == dtype and inputs.ndim == 3
                 and inputs.flags.c_contiguous and inputs.flags.aligned
                 and inputs.shape[self._channel_axis()] == self.input_channels):
@@ -342,37 +323,42 @@ class SeparableConv1D:
             from . import dask_support
             return dask_support.apply_layer(self, inputs, num_threads=num_threads)
         else:
-            x = functional._real_array(inputs, "inputs")
-            if not self.built:
+            x = arrays.real_array(inputs, "inputs")
+            if weights is None:
                 if x.ndim != 3:
                     raise ValueError(f"Input `x` must be 3-D, received shape {x.shape}.")
                 self.build(x.shape)
-            x = functional.check_input(x, dtype, self.input_channels,
-                                       self.data_format == "channels_first")
-        kernels, packed = self._packed_weights()
+                weights = self._weights
+            x = arrays.check_input(x, dtype, self.input_channels,
+                                   self._spec.channels_first)
+        kernels = functional.kernel_module()
+        packed = weights.cache.get(kernels)
+        if packed is None:
+            packed = weights.packed(kernels)
         if num_threads is None:
             threads = kernels.max_threads()
         elif type(num_threads) is int and num_threads >= 1:
             threads = num_threads
         else:
             threads = functional.check_num_threads(num_threads, kernels)
-        shape, forward, arguments = self._plan(x.shape, threads, kernels)
+        plan = self._plans.get((x.shape, threads, kernels))
+        if plan is None:
+            plan = self._plan(x.shape, threads, kernels)
+        shape = plan.output_shape
         if out is None:
             out = np.empty(shape, dtype=dtype)
         elif not (type(out) is np.ndarray and out.shape == shape and out.dtype == dtype
                   and out.flags.c_contiguous and out.flags.writeable and out.flags.aligned
                   and not np.may_share_memory(out, x)):
-            functional.check_out(out, shape, dtype, x)  # raises, naming what is wrong
-        forward(x, packed, out, *arguments)
-        y = out
-        if self._fused_code is None:
-            y = functional.apply_activation(self.activation, out)
+            arrays.check_out(out, shape, dtype, x)  # raises, naming what is wrong
+        plan.forward(x, packed, out, *plan.arguments)  # Plan.run, inlined: the hot path
+        y = out if plan.post_activation is None else apply_activation(plan.post_activation, out)
         if self.activity_regularizer is not None:
             self._activity_loss = float(self.activity_regularizer(y))
         if training:
             # What backward() needs; copies, so later changes to the caller's
             # arrays (or to a reused out=) cannot corrupt the gradients.
-            self._saved = (np.array(x), np.array(y), threads)
+            self._saved = (np.array(x), np.array(y), threads, weights)
         return y
 
     def backward(self, dy, include_regularization=True, num_threads=None):
@@ -388,41 +374,38 @@ class SeparableConv1D:
         if self._saved is None:
             raise ValueError("backward() needs a forward call with training=True first: "
                              "call layer(x, training=True).")
-        x, y, threads = self._saved
-        dy = functional._real_array(dy, "dy")
+        x, y, threads, weights = self._saved
+        dy = arrays.real_array(dy, "dy")
         if dy.shape != y.shape:
             raise ValueError(f"Argument `dy` must have the output's shape {y.shape}, "
                              f"received shape {dy.shape}.")
         dy = np.asarray(dy, dtype=self._np_dtype)
         if include_regularization and self.activity_regularizer is not None:
             dy = dy + np.asarray(self.activity_regularizer.gradient(y), dtype=self._np_dtype)
+        kernels = functional.kernel_module()
         threads = threads if num_threads is None else functional.check_num_threads(
-            num_threads, functional.kernel_module())
-        depthwise, pointwise, bias = self._weights
+            num_threads, kernels)
+        depthwise, pointwise, _ = weights
         name = activations.name_of(self.activation)
         if name == "linear":
             dz = dy
         elif name == "relu":  # relu'(z) from y alone: y > 0 exactly where z > 0
             dz = dy * (y > 0)
         else:
-            z = functional.separable_conv1d(x, depthwise, pointwise, bias, self.strides,
-                                            self.padding, self.dilation_rate,
-                                            self.data_format, None, num_threads=threads)
+            plan = self._spec.without_activation().plan(x.shape, threads, kernels)
+            z = plan.run(x, weights.packed(kernels),
+                         np.empty(plan.output_shape, dtype=self._np_dtype))
             dz = _backward.pre_activation_gradient(self.activation, z, dy)
-        channels_first = self.data_format == "channels_first"
-        steps = x.shape[2] if channels_first else x.shape[1]
-        pad_left = conv_geometry(steps, self.kernel_size[0], self.strides[0],
-                                 self.dilation_rate[0], self.padding).pad_left
+        pad_left = self._spec.geometry(self._spec.split(x.shape)[1]).pad_left
         dx, d_depthwise, d_pointwise, d_bias = _backward.convolution_backward(
-            x, np.ascontiguousarray(dz, dtype=self._np_dtype), depthwise, pointwise,
-            self.use_bias, self.strides[0], self.dilation_rate[0], pad_left, channels_first,
-            threads, functional.kernel_module())
+            self._spec, x, np.ascontiguousarray(dz, dtype=self._np_dtype), depthwise,
+            pointwise, pad_left, threads, kernels)
         grads = [d_depthwise, d_pointwise] + ([d_bias] if self.use_bias else [])
         if include_regularization:
             regs = (self.depthwise_regularizer, self.pointwise_regularizer,
                     self.bias_regularizer)
-            for i, (reg, weight) in enumerate(zip(regs, self.weights)):
-                if reg is not None:
+            for i, (reg, weight) in enumerate(zip(regs, weights)):
+                if reg is not None and weight is not None:
                     grads[i] = grads[i] + np.asarray(reg.gradient(weight), dtype=self._np_dtype)
         return dx, (grads if self.trainable else [])
 
