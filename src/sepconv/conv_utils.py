@@ -12,17 +12,29 @@ import numbers
 import operator
 
 __all__ = ["normalize_int", "normalize_real", "normalize_tuple", "normalize_padding",
-           "normalize_data_format", "conv_geometry", "Geometry"]
+           "normalize_data_format", "conv_geometry", "Geometry", "MAX_ARGUMENT", "MAX_SPAN"]
+
+#: Largest value of an integer argument (filters, kernel_size, strides,
+#: dilation_rate, depth_multiplier, num_threads): C int range.  With element
+#: counts bounded by sepconv.arrays.MAX_ELEMENTS (2**59 on 64-bit) and the
+#: dilated kernel by MAX_SPAN, every offset a kernel computes, such as
+#: (out_steps + tile) * stride + span + pad_left, stays below 2**61.
+MAX_ARGUMENT = 2**31 - 1
+
+#: Largest dilated kernel, (kernel_size - 1) * dilation_rate + 1 steps.
+MAX_SPAN = 2**40
 
 
-def normalize_int(value, name, minimum=1):
-    """An integer argument >= ``minimum``; bools and floats are rejected."""
+def normalize_int(value, name, minimum=1, maximum=MAX_ARGUMENT):
+    """An integer argument in [minimum, maximum]; bools and floats are rejected."""
     if isinstance(value, (bool,)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"Argument `{name}` must be an integer, received {name}={value!r} "
                         f"of type {type(value).__name__}.")
     value = operator.index(value)
     if value < minimum:
         raise ValueError(f"Argument `{name}` must be >= {minimum}, received {name}={value!r}.")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"Argument `{name}` must be <= {maximum}, received {name}={value!r}.")
     return value
 
 
@@ -59,12 +71,16 @@ def normalize_tuple(value, name):
     else:
         item = value
     try:
-        return normalize_int(item, name)
+        item = normalize_int(item, name, maximum=None)
     except TypeError:
         raise TypeError(f"Argument `{name}` must be an int or a tuple/list of 1 int, "
                         f"received {name}={value!r}.") from None
     except ValueError:
         raise ValueError(f"Argument `{name}` must be > 0, received {name}={value!r}.") from None
+    if item > MAX_ARGUMENT:
+        raise ValueError(f"Argument `{name}` must be <= {MAX_ARGUMENT}, received "
+                         f"{name}={value!r}.")
+    return item
 
 
 def normalize_padding(value):

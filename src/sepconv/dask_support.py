@@ -70,6 +70,7 @@ import numpy as np
 
 from . import activations as _activations
 from .conv_utils import conv_geometry, normalize_int
+from . import functional
 from .functional import separable_conv1d
 from .plan import apply_activation
 
@@ -175,7 +176,8 @@ def apply_layer(layer, x, num_threads=None):
                          f"{channel_axis} ({layer.data_format}), received shape {x.shape}.")
 
     if num_threads is not None:
-        num_threads = normalize_int(num_threads, "num_threads")  # fail now, not at compute
+        num_threads = normalize_int(num_threads, "num_threads",  # fail now, not at compute
+                                    maximum=functional.MAX_THREADS)
     dtype = np.dtype(layer.dtype)
     x = x.astype(dtype)
     if len(x.chunks[channel_axis]) != 1:

@@ -7,6 +7,8 @@ layer, the backward pass and Dask use the same pieces.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from . import arrays, dispatch, packing, tiling
@@ -40,11 +42,17 @@ def kernel_module(isa=None):
     return module
 
 
+#: The most threads a call may ask for: 8 per CPU, and at least 64.  More is
+#: never useful, and asking OpenMP for thousands of threads can end the
+#: process where thread creation fails (libgomp exits).
+MAX_THREADS = max(64, 8 * (os.cpu_count() or 1))
+
+
 def check_num_threads(num_threads, kernels):
-    """None -> OpenMP's max threads (threadpoolctl controls it); else an int >= 1."""
+    """None -> OpenMP's max threads (threadpoolctl controls it); else 1..MAX_THREADS."""
     if num_threads is None:
-        return kernels.max_threads()
-    return normalize_int(num_threads, "num_threads")
+        return min(kernels.max_threads(), MAX_THREADS)
+    return normalize_int(num_threads, "num_threads", maximum=MAX_THREADS)
 
 
 def prepare(x, depthwise_kernel, pointwise_kernel, bias, strides, padding, dilation_rate,

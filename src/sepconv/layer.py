@@ -337,7 +337,9 @@ class SeparableConv1D:
             packed = weights.packed(kernels)
         if num_threads is None:
             threads = kernels.max_threads()
-        elif type(num_threads) is int and num_threads >= 1:
+            if threads > functional.MAX_THREADS:
+                threads = functional.MAX_THREADS
+        elif type(num_threads) is int and 1 <= num_threads <= functional.MAX_THREADS:
             threads = num_threads
         else:
             threads = functional.check_num_threads(num_threads, kernels)

@@ -30,8 +30,8 @@ import numpy as np
 
 from . import activations as _activations
 from . import arrays, packing, tiling
-from .conv_utils import (Geometry, conv_geometry, normalize_data_format, normalize_int,
-                         normalize_padding, normalize_tuple)
+from .conv_utils import (MAX_SPAN, Geometry, conv_geometry, normalize_data_format,
+                         normalize_int, normalize_padding, normalize_tuple)
 
 __all__ = ["ConvSpec", "Plan", "WeightSet", "useful_threads", "apply_activation"]
 
@@ -98,6 +98,11 @@ class ConvSpec:
         filters = normalize_int(filters, "filters")
         kernel_size = normalize_tuple(kernel_size, "kernel_size")
         depth_multiplier = normalize_int(depth_multiplier, "depth_multiplier")
+        span = (kernel_size - 1) * dilation_rate + 1
+        if span > MAX_SPAN:
+            raise ValueError(f"The dilated kernel, (kernel_size - 1) * dilation_rate + 1 = "
+                             f"{span} steps, must be <= {MAX_SPAN}: received "
+                             f"kernel_size={kernel_size}, dilation_rate={dilation_rate}.")
         if not isinstance(use_bias, (bool, np.bool_)):
             raise TypeError(f"Argument `use_bias` must be a bool, received "
                             f"use_bias={use_bias!r}.")
