@@ -1,6 +1,6 @@
 """Build the sepconv kernels.
 
-One Cython source, ``src/_sepconv.pyx``, is compiled once per instruction-set
+One Cython source, ``src/kernels/_sepconv.pyx``, is compiled once per instruction-set
 level of the *target* architecture (NumPy's dispatch idea).  The levels, their
 compiler flags, the macros that tell the source which level it is (vector
 width, register blocking) and a compile probe per level are one table,
@@ -43,6 +43,7 @@ from setuptools.command.build_ext import build_ext
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.join(HERE, "src")
+KERNELS = os.path.join(SRC, "kernels")
 
 
 def _load_isa_table():
@@ -235,8 +236,9 @@ def _extensions():
     extensions = []
     for level in TARGET_LEVELS:
         if level.name == "baseline":
-            extensions.append(Extension(level.module, [os.path.join("src", "_sepconv.pyx")],
-                                        include_dirs=[SRC]))
+            extensions.append(Extension(level.module,
+                                        [os.path.join("src", "kernels", "_sepconv.pyx")],
+                                        include_dirs=[KERNELS]))
             continue
         # A stub per level: the same kernel source under another module name.
         stub = os.path.join(stub_dir, level.module.rsplit(".", 1)[-1] + ".pyx")
@@ -245,7 +247,7 @@ def _extensions():
             with open(stub, "w") as handle:
                 handle.write(text)
         extensions.append(Extension(level.module, [os.path.relpath(stub, HERE)],
-                                    include_dirs=[SRC]))
+                                    include_dirs=[KERNELS]))
     directives = {
         "language_level": 3,
         "boundscheck": DEBUG,
@@ -255,7 +257,7 @@ def _extensions():
         "embedsignature": True,
     }
     return cythonize(extensions, compiler_directives=directives,
-                     include_path=[SRC], build_dir=os.path.join("build", "cython-debug" if DEBUG else "cython"),
+                     include_path=[KERNELS], build_dir=os.path.join("build", "cython-debug" if DEBUG else "cython"),
                      quiet=True)
 
 

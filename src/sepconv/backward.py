@@ -5,7 +5,7 @@
 differentiated on the Python side (``sepconv.activations.gradient``) from the
 pre-activation output, which is recomputed by the forward kernel; the
 convolution part runs in the Cython kernel (see the design block of
-src/_sepconv.pyx).  channels_first arrays are transposed to channels_last
+src/kernels/_sepconv.pyx).  channels_first arrays are transposed to channels_last
 for the kernel and the input gradient is transposed back.
 """
 

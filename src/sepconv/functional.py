@@ -80,7 +80,7 @@ ALGORITHMS = ("auto", "naive", "fused", "tiled", "blocked")
 
 
 def _run_ladder(algorithm, spec, kernels, x, weights, out, pad_left):
-    """One rung of the optimization ladder (single-threaded, see src/_ladder.pxi)."""
+    """One rung of the optimization ladder (single-threaded, see src/kernels/ladder.pxi)."""
     dtype = spec.dtype
     dw, pw, bias = weights
     filters = spec.filters

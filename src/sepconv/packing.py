@@ -1,7 +1,7 @@
 """The packed weight layouts the kernels read: the one owner of both.
 
 Forward (``pack_forward``), one flat array (see the design block of
-src/_sepconv.pyx):
+src/kernels/_sepconv.pyx):
     [ depthwise (K, M*C) | pointwise panels | bias padded ]
 The depthwise channel index is permuted to jp = m*C + c so that, for
 channels_last input, the depthwise loop reads x and the weights

@@ -1,4 +1,4 @@
-/* sepconv_kernels.h: the C half of the kernels (included by src/_sepconv.pyx).
+/* microkernels.h: the C half of the kernels (included by _sepconv.pyx).
  *
  * The micro-kernel and the channels_last depthwise register block, written
  * with GCC/Clang vector extensions (see the design block of _sepconv.pyx for
@@ -15,8 +15,8 @@
  * __AVX2__ for /arch:AVX2 but never __FMA__.  A compile without these
  * macros (a stray direct build) gets the portable baseline.
  */
-#ifndef SEPCONV_KERNELS_H
-#define SEPCONV_KERNELS_H
+#ifndef SEPCONV_MICROKERNELS_H
+#define SEPCONV_MICROKERNELS_H
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -52,6 +52,16 @@ static int omp_get_max_threads(void) { return 1; }
 #define SEPCONV_NR_F64 (2 * SEPCONV_VEC_BYTES / 8)
 #define SEPCONV_NR_MAX SEPCONV_NR_F32
 #define SEPCONV_KC 256
+
+/* Kernel names state their contract, as XNNPACK's do: operation, dtype,
+   register tile (rows x vectors) and level, e.g. sepconv_f32_gemm_8x2v__avx512
+   or sepconv_f64_dwconv_2x2v__avx2.  Profilers and debuggers show these. */
+#define SEPCONV_PASTE_(a, b, c, d) a##b##c##d
+#define SEPCONV_PASTE(a, b, c, d) SEPCONV_PASTE_(a, b, c, d)
+#define SEPCONV_F32_GEMM SEPCONV_PASTE(sepconv_f32_gemm_, SEPCONV_MR, x2v__, SEPCONV_LEVEL)
+#define SEPCONV_F64_GEMM SEPCONV_PASTE(sepconv_f64_gemm_, SEPCONV_MR, x2v__, SEPCONV_LEVEL)
+#define SEPCONV_F32_DWCONV SEPCONV_PASTE(sepconv_f32_dwconv_, SEPCONV_DW_ROWS, x2v__, SEPCONV_LEVEL)
+#define SEPCONV_F64_DWCONV SEPCONV_PASTE(sepconv_f64_dwconv_, SEPCONV_DW_ROWS, x2v__, SEPCONV_LEVEL)
 
 /* Scratch memory: ``raw`` comes from malloc(bytes + 64); the scratch starts
    at the first cache line inside it.  Debug builds fill the ``bytes`` with
@@ -124,8 +134,8 @@ static inline void NAME(Py_ssize_t kc, const T* a, Py_ssize_t a_row,          \
         }                                                                      \
 }
 #endif
-SEPCONV_DEFINE_MICRO(sepconv_micro_f32, float, sepconv_vf)
-SEPCONV_DEFINE_MICRO(sepconv_micro_f64, double, sepconv_vd)
+SEPCONV_DEFINE_MICRO(SEPCONV_F32_GEMM, float, sepconv_vf)
+SEPCONV_DEFINE_MICRO(SEPCONV_F64_GEMM, double, sepconv_vd)
 
 /* One register block of the channels_last depthwise loop: DW_ROWS steps
    x 2 vectors of channels, summed over every tap in order, skipping
@@ -184,7 +194,7 @@ static inline void NAME(const T* x, Py_ssize_t steps, Py_ssize_t channels,    \
         }                                                                      \
 }
 #endif
-SEPCONV_DEFINE_DW_BLOCK(sepconv_dw_block_f32, float, sepconv_vf)
-SEPCONV_DEFINE_DW_BLOCK(sepconv_dw_block_f64, double, sepconv_vd)
+SEPCONV_DEFINE_DW_BLOCK(SEPCONV_F32_DWCONV, float, sepconv_vf)
+SEPCONV_DEFINE_DW_BLOCK(SEPCONV_F64_DWCONV, double, sepconv_vd)
 
-#endif /* SEPCONV_KERNELS_H */
+#endif /* SEPCONV_MICROKERNELS_H */

@@ -65,7 +65,7 @@ from cython.parallel cimport prange, parallel
 from libc.stdlib cimport malloc, free
 from libc.math cimport exp, expm1, tanh
 
-cdef extern from "sepconv_kernels.h":
+cdef extern from "microkernels.h":
     int omp_get_max_threads() noexcept nogil
     const int SEPCONV_OPENMP
     const char* SEPCONV_ISA
@@ -78,18 +78,18 @@ cdef extern from "sepconv_kernels.h":
     enum: SEPCONV_KC
     enum: SEPCONV_VEC_BYTES
     enum: SEPCONV_DW_ROWS
-    void sepconv_micro_f32(Py_ssize_t kc, const float* a, Py_ssize_t a_row, Py_ssize_t a_col,
+    void sepconv_micro_f32 "SEPCONV_F32_GEMM" (Py_ssize_t kc, const float* a, Py_ssize_t a_row, Py_ssize_t a_col,
                            const float* b, Py_ssize_t b_row, float* c, Py_ssize_t c_row,
                            int first) noexcept nogil
-    void sepconv_dw_block_f32(const float* x, Py_ssize_t steps, Py_ssize_t channels,
+    void sepconv_dw_block_f32 "SEPCONV_F32_DWCONV" (const float* x, Py_ssize_t steps, Py_ssize_t channels,
                               const float* w, Py_ssize_t width, Py_ssize_t taps,
                               Py_ssize_t stride, Py_ssize_t dilation, Py_ssize_t first_pos,
                               float* d, Py_ssize_t ld) noexcept nogil
-    void sepconv_dw_block_f64(const double* x, Py_ssize_t steps, Py_ssize_t channels,
+    void sepconv_dw_block_f64 "SEPCONV_F64_DWCONV" (const double* x, Py_ssize_t steps, Py_ssize_t channels,
                               const double* w, Py_ssize_t width, Py_ssize_t taps,
                               Py_ssize_t stride, Py_ssize_t dilation, Py_ssize_t first_pos,
                               double* d, Py_ssize_t ld) noexcept nogil
-    void sepconv_micro_f64(Py_ssize_t kc, const double* a, Py_ssize_t a_row, Py_ssize_t a_col,
+    void sepconv_micro_f64 "SEPCONV_F64_GEMM" (Py_ssize_t kc, const double* a, Py_ssize_t a_row, Py_ssize_t a_col,
                            const double* b, Py_ssize_t b_row, double* c, Py_ssize_t c_row,
                            int first) noexcept nogil
 
@@ -734,7 +734,7 @@ def backward(const floating[:, :, ::1] x, const floating[:, :, ::1] dz,
         raise MemoryError("sepconv: could not allocate the backward scratch tiles")
 
 
-include "_ladder.pxi"
+include "ladder.pxi"
 
 
 def scratch_probe(Py_ssize_t count):
