@@ -138,3 +138,25 @@ def test_concurrent_calls_see_old_or_new_weights_and_the_last_assignment_wins():
         for thread in threads:
             thread.join(timeout=60)
     assert not bad
+
+
+@pytest.mark.parametrize("dtype", [{}, {"config": {}}, {"class_name": "Unknown",
+                                                         "config": {"name": "float32"}},
+                                   {"class_name": "DTypePolicy", "config": {"name": 32}},
+                                   {"class_name": "DTypePolicy", "config": "float32"},
+                                   {"name": None}, "float16", "int32", "mixed_float16"])
+def test_unknown_dtype_policies_are_value_errors(dtype):
+    """An empty or unknown policy dict once became float64 silently."""
+    with pytest.raises(ValueError, match="dtype"):
+        sepconv.SeparableConv1D(4, 3, dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype, expected", [
+    ({"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float64"},
+      "registered_name": None}, "float64"),
+    ({"class_name": "FloatDTypePolicy", "config": {"name": "float32"}}, "float32"),
+    ({"name": "float64"}, "float64"), ("float64", "float64"), (np.float32, "float32"),
+    (None, "float32"),
+])
+def test_keras_dtype_policies_are_understood(dtype, expected):
+    assert sepconv.SeparableConv1D(4, 3, dtype=dtype).dtype == expected

@@ -38,13 +38,26 @@ def _default_name():
     return "separable_conv1d" if index == 0 else f"separable_conv1d_{index}"
 
 
+_POLICY_CLASSES = ("DTypePolicy", "FloatDTypePolicy", "Policy")
+
+
 def _normalize_dtype(dtype):
-    """float32 (default) or float64, from a name, numpy dtype or Keras DTypePolicy dict."""
+    """float32 (default) or float64, from a name, numpy dtype or Keras DTypePolicy config.
+
+    A policy config must be Keras's own shape, ``{"class_name": "DTypePolicy",
+    "config": {"name": ...}}`` (or the bare ``{"name": ...}``); anything else,
+    an empty dict included, is a ValueError rather than a guess.
+    """
     if dtype is None:
         return np.dtype(np.float32)
     value = dtype
     if isinstance(dtype, dict):
-        value = (dtype.get("config") or {}).get("name", dtype.get("name"))
+        class_name = dtype.get("class_name", "DTypePolicy")
+        config = dtype.get("config", dtype)
+        value = config.get("name") if isinstance(config, dict) else None
+        if class_name not in _POLICY_CLASSES or not isinstance(value, str):
+            raise ValueError(f"Argument `dtype` must be 'float32', 'float64' or a Keras "
+                             f"DTypePolicy config naming one, received dtype={dtype!r}.")
     elif hasattr(dtype, "name") and not isinstance(dtype, (str, np.dtype, type)):
         value = dtype.name  # a DTypePolicy-like object
     try:
