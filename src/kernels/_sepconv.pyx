@@ -645,6 +645,47 @@ cdef void _backward_element(const floating* x, Py_ssize_t steps, Py_ssize_t chan
                         dxrow[ch] += ddrow[m * channels + ch] * wrow[ch]
 
 
+cdef int _backward_items(Py_ssize_t first, Py_ssize_t last,
+                         const floating* x, Py_ssize_t steps, Py_ssize_t channels,
+                         const floating* dz, Py_ssize_t out_steps, Py_ssize_t filters,
+                         const floating* dw, const floating* pwt, Py_ssize_t taps,
+                         Py_ssize_t mult, Py_ssize_t stride, Py_ssize_t dilation,
+                         Py_ssize_t pad_left, Py_ssize_t tile, Py_ssize_t width_pad,
+                         Py_ssize_t filters_pad, floating* dx, floating* ddw_parts,
+                         floating* dpw_parts, floating* db_parts) noexcept nogil:
+    # Batch elements [first, last) with one set of scratch tiles; 0 or -1
+    # when the scratch could not be allocated.
+    cdef Py_ssize_t width = channels * mult
+    cdef size_t d_bytes = tile * width_pad * sizeof(floating)
+    cdef size_t z_bytes = tile * filters_pad * sizeof(floating)
+    cdef void* d_raw = malloc(d_bytes + 64)
+    cdef void* dd_raw = malloc(d_bytes + 64)
+    cdef void* z_raw = malloc(z_bytes + 64)
+    cdef floating* d = <floating*>sepconv_scratch(d_raw, d_bytes)
+    cdef floating* dd = <floating*>sepconv_scratch(dd_raw, d_bytes)
+    cdef floating* dzt = <floating*>sepconv_scratch(z_raw, z_bytes)
+    cdef Py_ssize_t b, i
+    cdef int status = 0
+    if d == NULL or dd == NULL or dzt == NULL:
+        status = -1
+    else:
+        # Padding columns of D are never written by the depthwise loop.
+        for i in range(tile * width_pad):
+            d[i] = 0
+        for b in range(first, last):
+            _backward_element(x + b * steps * channels, steps, channels,
+                              dz + b * out_steps * filters, out_steps, filters, dw, pwt,
+                              taps, mult, stride, dilation, pad_left, tile, width_pad,
+                              filters_pad, dx + b * steps * channels,
+                              ddw_parts + b * taps * width,
+                              dpw_parts + b * width_pad * filters_pad,
+                              db_parts + b * filters, d, dd, dzt)
+    free(d_raw)
+    free(dd_raw)
+    free(z_raw)
+    return status
+
+
 cdef int _backward(const floating* x, Py_ssize_t batch, Py_ssize_t steps, Py_ssize_t channels,
                    const floating* dz, Py_ssize_t out_steps, Py_ssize_t filters,
                    const floating* dw, const floating* pwt, Py_ssize_t taps, Py_ssize_t mult,
@@ -652,50 +693,26 @@ cdef int _backward(const floating* x, Py_ssize_t batch, Py_ssize_t steps, Py_ssi
                    Py_ssize_t tile, Py_ssize_t width_pad, Py_ssize_t filters_pad,
                    floating* dx, floating* ddw_parts, floating* dpw_parts,
                    floating* db_parts, int num_threads) noexcept nogil:
-    cdef Py_ssize_t width = channels * mult
-    cdef Py_ssize_t b
-    cdef size_t d_bytes = tile * width_pad * sizeof(floating)
-    cdef size_t z_bytes = tile * filters_pad * sizeof(floating)
-    cdef void* d_raw
-    cdef void* dd_raw
-    cdef void* z_raw
-    cdef floating* d
-    cdef floating* dd
-    cdef floating* dzt
+    # The batch is cut into num_threads contiguous ranges, one per thread
+    # (static); one thread runs without an OpenMP region at all (small calls,
+    # and a child process forked after threads were used: see sepconv._fork).
+    cdef Py_ssize_t chunk
     cdef int failed = 0
     cdef int* failed_flag = &failed
-    cdef Py_ssize_t i
     if batch <= 0 or out_steps <= 0:
         return 0
     if num_threads > batch:
         num_threads = <int>batch
-    if num_threads < 1:
-        num_threads = 1
-    with parallel(num_threads=num_threads):
-        d_raw = malloc(d_bytes + 64)
-        dd_raw = malloc(d_bytes + 64)
-        z_raw = malloc(z_bytes + 64)
-        d = <floating*>sepconv_scratch(d_raw, d_bytes)
-        dd = <floating*>sepconv_scratch(dd_raw, d_bytes)
-        dzt = <floating*>sepconv_scratch(z_raw, z_bytes)
-        if d != NULL:
-            # Padding columns of D are never written by the depthwise loop.
-            for i in range(tile * width_pad):
-                d[i] = 0
-        for b in prange(batch, schedule="static"):
-            if d == NULL or dd == NULL or dzt == NULL:
-                failed_flag[0] = 1
-            else:
-                _backward_element(x + b * steps * channels, steps, channels,
-                                  dz + b * out_steps * filters, out_steps, filters, dw, pwt,
-                                  taps, mult, stride, dilation, pad_left, tile, width_pad,
-                                  filters_pad, dx + b * steps * channels,
-                                  ddw_parts + b * taps * width,
-                                  dpw_parts + b * width_pad * filters_pad,
-                                  db_parts + b * filters, d, dd, dzt)
-        free(d_raw)
-        free(dd_raw)
-        free(z_raw)
+    if num_threads <= 1:
+        return _backward_items(0, batch, x, steps, channels, dz, out_steps, filters, dw, pwt,
+                               taps, mult, stride, dilation, pad_left, tile, width_pad,
+                               filters_pad, dx, ddw_parts, dpw_parts, db_parts)
+    for chunk in prange(num_threads, schedule="static", num_threads=num_threads):
+        if _backward_items(chunk * batch // num_threads, (chunk + 1) * batch // num_threads,
+                           x, steps, channels, dz, out_steps, filters, dw, pwt, taps, mult,
+                           stride, dilation, pad_left, tile, width_pad, filters_pad, dx,
+                           ddw_parts, dpw_parts, db_parts) != 0:
+            failed_flag[0] = 1
     return -failed
 
 

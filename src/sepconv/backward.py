@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import activations as _activations
-from . import arrays, functional, packing, tiling
+from . import _fork, arrays, functional, packing, tiling
 
 __all__ = ["separable_conv1d_backward"]
 
@@ -40,6 +40,7 @@ def convolution_backward(spec, x, dz, dw, pw, pad_left, num_threads, kernels):
     out_steps = dz.shape[1]
     depthwise, pointwise_t, width_pad, filters_pad = packing.pack_backward(dw, pw, dtype, kernels)
     tile = tiling.backward_tile(out_steps, kernels)
+    num_threads = _fork.note_threads(num_threads)
     dx = np.zeros((batch, steps, channels), dtype=dtype)
     ddw_parts = np.zeros((batch, taps, width), dtype=dtype)
     dpw_parts = np.zeros((batch, width_pad, filters_pad), dtype=dtype)

@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 
-from . import arrays, dispatch, packing, tiling
+from . import _fork, arrays, dispatch, packing, tiling
 from .conv_utils import normalize_int
 from .plan import ConvSpec, apply_activation
 
@@ -51,8 +51,10 @@ MAX_THREADS = max(64, 8 * (os.cpu_count() or 1))
 def check_num_threads(num_threads, kernels):
     """None -> OpenMP's max threads (threadpoolctl controls it); else 1..MAX_THREADS."""
     if num_threads is None:
-        return min(kernels.max_threads(), MAX_THREADS)
-    return normalize_int(num_threads, "num_threads", maximum=MAX_THREADS)
+        threads = min(kernels.max_threads(), MAX_THREADS)
+    else:
+        threads = normalize_int(num_threads, "num_threads", maximum=MAX_THREADS)
+    return 1 if _fork.serial_only else threads
 
 
 def prepare(x, depthwise_kernel, pointwise_kernel, bias, strides, padding, dilation_rate,

@@ -15,7 +15,7 @@ import threading
 
 import numpy as np
 
-from . import activations, arrays, constraints, functional, initializers, regularizers
+from . import _fork, activations, arrays, constraints, functional, initializers, regularizers
 from .conv_utils import normalize_int
 from .plan import ConvSpec, WeightSet, apply_activation
 
@@ -356,6 +356,8 @@ class SeparableConv1D:
             threads = num_threads
         else:
             threads = functional.check_num_threads(num_threads, kernels)
+        if _fork.serial_only:
+            threads = 1
         plan = self._plans.get((x.shape, threads, kernels))
         if plan is None:
             plan = self._plan(x.shape, threads, kernels)

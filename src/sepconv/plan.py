@@ -29,7 +29,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from . import activations as _activations
-from . import arrays, packing, tiling
+from . import _fork, arrays, packing, tiling
 from .conv_utils import (MAX_SPAN, Geometry, conv_geometry, normalize_data_format,
                          normalize_int, normalize_padding, normalize_tuple)
 
@@ -157,8 +157,8 @@ class ConvSpec:
             raise ValueError(f"The output would be too large: shape {output_shape}.")
         arrays.check_allocation(count * self.dtype.itemsize, f"The output {output_shape}")
         width = channels * self.depth_multiplier
-        threads = useful_threads(num_threads, batch, out_steps, width, self.kernel_size,
-                                 self.filters)
+        threads = _fork.note_threads(useful_threads(num_threads, batch, out_steps, width,
+                                                    self.kernel_size, self.filters))
         tile = tiling.forward_tile(out_steps, batch, width, self.channels_first, threads,
                                    kernels, self.dtype)
         forward = (kernels.forward_float32 if self.dtype == np.float32
