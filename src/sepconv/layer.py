@@ -164,6 +164,7 @@ class SeparableConv1D:
             raise TypeError(f"Argument `name` must be a string, received name={name!r}.")
         self.name = name or _default_name()
         self._np_dtype = self._spec.dtype
+        self._channels_axis = 1 if self._spec.channels_first else -1
         self.dtype = self._np_dtype.name
         trainable = kwargs.get("trainable", True)
         if not isinstance(trainable, (bool, np.bool_)):
@@ -198,7 +199,7 @@ class SeparableConv1D:
         return self._weights is not None
 
     def _channel_axis(self):
-        return 1 if self.data_format == "channels_first" else -1
+        return self._channels_axis
 
     def build(self, input_shape):
         """Create the weights for inputs of ``input_shape`` (batch, steps, channels)."""
@@ -330,7 +331,7 @@ class SeparableConv1D:
         if (type(inputs) is np.ndarray and weights is not None
                 and inputs.dtype == dtype and inputs.ndim == 3
                 and inputs.flags.c_contiguous and inputs.flags.aligned
-                and inputs.shape[self._channel_axis()] == self.input_channels):
+                and inputs.shape[self._channels_axis] == self.input_channels):
             x = inputs  # already in the kernel's layout: no conversion, no copy
         elif _is_dask_array(inputs):
             from . import dask_support
@@ -361,15 +362,15 @@ class SeparableConv1D:
         plan = self._plans.get((x.shape, threads, kernels))
         if plan is None:
             plan = self._plan(x.shape, threads, kernels)
-        shape = plan.output_shape
+        shape, forward, arguments, post_activation, _, _, _ = plan
         if out is None:
             out = np.empty(shape, dtype=dtype)
         elif not (type(out) is np.ndarray and out.shape == shape and out.dtype == dtype
                   and out.flags.c_contiguous and out.flags.writeable and out.flags.aligned
                   and not np.may_share_memory(out, x)):
             arrays.check_out(out, shape, dtype, x)  # raises, naming what is wrong
-        plan.forward(x, packed, out, *plan.arguments)  # Plan.run, inlined: the hot path
-        y = out if plan.post_activation is None else apply_activation(plan.post_activation, out)
+        forward(x, packed, out, *arguments)  # Plan.run, inlined: the hot path
+        y = out if post_activation is None else apply_activation(post_activation, out)
         if self.activity_regularizer is not None:
             self._activity_loss = float(self.activity_regularizer(y))
         if training:

@@ -38,7 +38,7 @@ def pack_forward(depthwise_kernel, pointwise_kernel, bias, channels_first, dtype
     """One flat array in the forward layout of ``kernels`` (see the module docstring)."""
     depthwise, pointwise = _permuted(depthwise_kernel, pointwise_kernel, dtype)
     width, filters = pointwise.shape
-    strip = kernels.MR if channels_first else kernels.NR[dtype.name]
+    strip = kernels.MR if channels_first else kernels.NR["float32" if dtype == np.float32 else "float64"]
     panels = -(-filters // strip)
     padded = np.zeros((width, panels * strip), dtype=dtype)
     padded[:, :filters] = pointwise

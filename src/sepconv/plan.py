@@ -24,7 +24,7 @@ already in the kernel's layout) -> ``WeightSet.packed`` (cached) ->
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Optional
+from typing import Any, Callable, NamedTuple, Optional
 
 import numpy as np
 
@@ -44,6 +44,7 @@ def _fused_codes():
 
 
 _FUSED_CODES = _fused_codes()
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 # Below this many FLOPs per thread, waking another thread costs more than it saves.
 _MIN_FLOPS_PER_THREAD = 200_000
@@ -107,7 +108,7 @@ class ConvSpec:
             raise TypeError(f"Argument `use_bias` must be a bool, received "
                             f"use_bias={use_bias!r}.")
         dtype = np.dtype(dtype)
-        if dtype.name not in ("float32", "float64"):
+        if dtype not in _FLOAT_DTYPES:
             raise ValueError(f"The computation dtype must be float32 or float64, received "
                              f"{dtype}.")
         code = _FUSED_CODES.get(_activations.name_of(activation))
@@ -167,21 +168,23 @@ class ConvSpec:
         arguments = (self.channels_first, self.kernel_size, self.depth_multiplier,
                      self.filters, self.use_bias, 0 if code is None else code, self.strides,
                      self.dilation_rate, pad_left, tile, threads)
-        return Plan(output_shape, pad_left, threads, tile, forward, arguments,
-                    None if code is not None else self.activation)
+        return Plan(output_shape, forward, arguments,
+                    None if code is not None else self.activation, pad_left, threads, tile)
 
 
-@dataclasses.dataclass(frozen=True)
-class Plan:
-    """Everything one call with a given input shape and thread count needs."""
+class Plan(NamedTuple):
+    """Everything one call with a given input shape and thread count needs.
+
+    A tuple, so the layer's hot path unpacks it in one step.
+    """
 
     output_shape: tuple
-    pad_left: int
-    threads: int
-    tile: int
     forward: Callable
     arguments: tuple
     post_activation: Optional[Callable]   # an activation the kernel does not fuse
+    pad_left: int
+    threads: int
+    tile: int
 
     def run(self, x, packed, out):
         """The kernel on checked arrays, then any activation it did not fuse."""

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 __all__ = ["step_unit", "forward_tile", "backward_tile", "backward_padding"]
 
 # The depthwise scratch tile (tile x width) aims at about this many bytes.
@@ -33,7 +35,7 @@ def step_unit(kernels, dtype, channels_first):
     (NR of the dtype).
     """
     if channels_first:
-        return kernels.NR[dtype.name]
+        return kernels.NR["float32" if dtype == np.float32 else "float64"]
     return math.lcm(kernels.MR, kernels.DW_ROWS)
 
 
@@ -72,5 +74,5 @@ def backward_padding(width, filters, kernels, dtype):
     The depthwise channels are the rows of one micro-kernel call (dpw, MR)
     and the columns of another (dD, NR); the filters are columns (NR).
     """
-    nr = kernels.NR[dtype.name]
+    nr = kernels.NR["float32" if dtype == np.float32 else "float64"]
     return _round_up(width, math.lcm(kernels.MR, nr)), _round_up(filters, nr)
