@@ -24,15 +24,27 @@ Legacy HDF5 files (``model.save("x.h5")`` and Keras 2 weights files, with
 
 Layer names may be given as a path through nested models, ``"block/conv"``;
 a plain name is enough where it is unique in the file.
+
+Files are treated as hostile, as Keras 3's own safe loading does: only
+regular files are opened (a FIFO or device path is refused, not waited on);
+``config.json`` is bounded in size and nesting depth; zip members are
+bounded in size and compression ratio before they are inflated; HDF5 soft and
+external links, external raw storage and virtual datasets are refused (they
+would read data from outside the file); every dataset's shape and dtype are
+checked against the layer config before a byte of it is read, and the layer
+is built from the weights, not from a shape in the config.  Malformed content
+is a ``ValueError`` saying what is wrong; an unreadable file an ``OSError``.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
 import re
 import shutil
+import stat
 import struct
 import tempfile
 import zipfile
@@ -50,6 +62,12 @@ _WEIGHTS_FILE = "model.weights.h5"
 _H5_HINT = 'pip install "sepconv[keras]"'
 _KERAS_HINT = 'pip install keras (plus a backend: torch, tensorflow or jax)'
 _LEGACY_VAR_ORDER = ("depthwise_kernel", "pointwise_kernel", "bias")
+
+#: Limits on what a file may make sepconv read.
+_MAX_CONFIG_BYTES = 16 * 2**20      # config.json, uncompressed
+_MAX_CONFIG_DEPTH = 256             # nesting of its lists and dicts
+_MAX_COMPRESSION_RATIO = 200        # inflated / stored size of a zip member
+_FLOAT_KINDS = ("f",)
 
 
 # --------------------------------------------------------------------- imports
@@ -150,6 +168,10 @@ def _check_path(path):
                         f"{type(path).__name__}.") from None
     if not os.path.exists(path):
         raise FileNotFoundError(f"No such file: {path!r}")
+    mode = os.stat(path).st_mode
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise ValueError(f"{path!r} is not a regular file (a FIFO, device or socket); "
+                         f"only regular files and unzipped archive folders are read.")
     return path
 
 
@@ -173,23 +195,56 @@ def _kind(path):
                      f"file (.weights.h5 / .h5).")
 
 
+def _too_large(path, size):
+    return ValueError(f"{path!r}: {_CONFIG_FILE} is {size} bytes, more than the "
+                      f"{_MAX_CONFIG_BYTES} a model config may have.")
+
+
 def _read_archive_config(path, kind):
+    if kind == "dir":
+        name = os.path.join(path, _CONFIG_FILE)
+        mode = os.stat(name).st_mode
+        if not stat.S_ISREG(mode):
+            raise ValueError(f"{name!r} is not a regular file.")
+        with open(name, "rb") as handle:
+            text = handle.read(_MAX_CONFIG_BYTES + 1)
+    else:
+        with zipfile.ZipFile(path) as archive:
+            try:
+                info = archive.getinfo(_CONFIG_FILE)
+            except KeyError:
+                raise ValueError(f"{path!r} is a zip file without {_CONFIG_FILE}: not a "
+                                 f"Keras archive.") from None
+            if info.file_size > _MAX_CONFIG_BYTES:
+                raise _too_large(path, info.file_size)
+            with archive.open(info) as member:
+                text = member.read(_MAX_CONFIG_BYTES + 1)
+    if len(text) > _MAX_CONFIG_BYTES:
+        raise _too_large(path, len(text))
     try:
-        if kind == "dir":
-            with open(os.path.join(path, _CONFIG_FILE), "rb") as handle:
-                text = handle.read()
-        else:
-            with zipfile.ZipFile(path) as archive:
-                if _CONFIG_FILE not in archive.namelist():
-                    raise ValueError(f"{path!r} is a zip file without {_CONFIG_FILE}: not "
-                                     f"a Keras archive.")
-                text = archive.read(_CONFIG_FILE)
         config = json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path!r}: {_CONFIG_FILE} is not valid JSON ({exc}).") from None
+    except RecursionError:
+        raise ValueError(f"{path!r}: {_CONFIG_FILE} is nested too deeply.") from None
+    _check_depth(path, config)
     if not isinstance(config, dict):
         raise ValueError(f"{path!r}: {_CONFIG_FILE} does not hold a model config.")
     return config
+
+
+def _check_depth(path, value):
+    """ValueError if lists and dicts nest deeper than _MAX_CONFIG_DEPTH (no recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > _MAX_CONFIG_DEPTH:
+            raise ValueError(f"{path!r}: {_CONFIG_FILE} is nested more than "
+                             f"{_MAX_CONFIG_DEPTH} levels deep.")
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
 
 
 class _ZipMember(io.RawIOBase):
@@ -228,14 +283,14 @@ class _ZipMember(io.RawIOBase):
 def _open_weights(h5py, path, kind):
     """The h5py.File with the weights of a model archive or weights file."""
     if kind == "h5":
-        with h5py.File(path, "r") as handle:
+        with _h5_file(h5py, path, path) as handle:
             yield handle
         return
     if kind == "dir":
         weights = os.path.join(path, _WEIGHTS_FILE)
         if not os.path.isfile(weights):
             raise ValueError(f"{path!r} has no {_WEIGHTS_FILE}.")
-        with h5py.File(weights, "r") as handle:
+        with _h5_file(h5py, weights, weights) as handle:
             yield handle
         return
     with zipfile.ZipFile(path) as archive:
@@ -245,6 +300,13 @@ def _open_weights(h5py, path, kind):
             others = sorted(archive.namelist())
             raise ValueError(f"{path!r} holds no {_WEIGHTS_FILE} (it holds {others}); "
                              f"only Keras 3 archives with HDF5 weights are supported.") from None
+        if info.compress_type != zipfile.ZIP_STORED:
+            from .arrays import check_allocation
+            if info.file_size > _MAX_COMPRESSION_RATIO * max(info.compress_size, 1) + 2**20:
+                raise ValueError(f"{path!r}: {_WEIGHTS_FILE} would inflate from "
+                                 f"{info.compress_size} to {info.file_size} bytes, more "
+                                 f"than {_MAX_COMPRESSION_RATIO} times: refused.")
+            check_allocation(info.file_size, f"{path!r}: inflating {_WEIGHTS_FILE}")
         with open(path, "rb") as raw:
             if info.compress_type == zipfile.ZIP_STORED:
                 # Read the member in place: the data follows its local header.
@@ -256,15 +318,73 @@ def _open_weights(h5py, path, kind):
                 start = info.header_offset + 30 + name_len + extra_len
                 source = io.BufferedReader(_ZipMember(raw, start, info.file_size),
                                            buffer_size=1 << 16)
-                with h5py.File(source, "r") as handle:
+                with _h5_file(h5py, source, path) as handle:
                     yield handle
                 return
             with tempfile.TemporaryFile() as spool:
                 with archive.open(info) as member:
                     shutil.copyfileobj(member, spool, 1 << 20)
                 spool.seek(0)
-                with h5py.File(spool, "r") as handle:
+                with _h5_file(h5py, spool, path) as handle:
                     yield handle
+
+
+@contextmanager
+def _h5_file(h5py, source, path):
+    """h5py.File(source), with 'not an HDF5 file' a ValueError (the file is readable)."""
+    try:
+        handle = h5py.File(source, "r")
+    except OSError as exc:
+        if isinstance(source, str) and not os.access(source, os.R_OK):
+            raise
+        raise ValueError(f"{path!r} is not a valid HDF5 file ({exc}).") from None
+    with handle:
+        yield handle
+
+
+def _member(h5py, group, name, where):
+    """``group[name]`` through hard links only; None when absent.
+
+    Soft and external links are refused: an external link reads another file,
+    and neither occurs in files Keras writes.
+    """
+    link = group.get(name, getlink=True)
+    if link is None:
+        return None
+    if not isinstance(link, h5py.HardLink):
+        raise ValueError(f"{where}: the file links {name!r} elsewhere "
+                         f"({type(link).__name__}); links are refused.")
+    return group.get(name)
+
+
+def _member_path(h5py, group, path, where):
+    """``group[path]`` for a '/'-separated path, every step through hard links."""
+    node = group
+    for part in path.strip("/").split("/"):
+        if not isinstance(node, h5py.Group):
+            return None
+        node = _member(h5py, node, part, where)
+        if node is None:
+            return None
+    return node
+
+
+def _checked_dataset(h5py, dataset, where):
+    """The dataset, after refusing storage outside the file and non-float dtypes."""
+    if not isinstance(dataset, h5py.Dataset):
+        raise ValueError(f"{where}: expected a weight array, found {type(dataset).__name__}.")
+    if dataset.external:
+        raise ValueError(f"{where}: dataset {dataset.name!r} keeps its data in external "
+                         f"files; refused.")
+    if dataset.is_virtual:
+        raise ValueError(f"{where}: dataset {dataset.name!r} is a virtual dataset (data "
+                         f"from other datasets or files); refused.")
+    if str(dataset.attrs.get("dtype", "")) == "bfloat16":
+        raise ValueError(f"{where}: bfloat16 weights are not supported.")
+    if dataset.dtype.kind not in _FLOAT_KINDS:
+        raise ValueError(f"{where}: dataset {dataset.name!r} holds {dataset.dtype}, not "
+                         f"floating-point weights.")
+    return dataset
 
 
 # ------------------------------------------------------------- Keras 3 weights
@@ -296,14 +416,14 @@ def _attr_name(group):
 
 def _walk_groups(h5py, group, keys=(), names=()):
     """Every layer group under ``group['layers']``, depth first."""
-    layers = group.get("layers")
+    layers = _member(h5py, group, "layers", "the weights file")
     if not isinstance(layers, h5py.Group):
         return
     for key in layers:
-        child = layers[key]
+        child = _member(h5py, layers, key, "the weights file")
         if not isinstance(child, h5py.Group):
             continue
-        variables = child.get("vars")
+        variables = _member(h5py, child, "vars", "the weights file")
         variables = variables if isinstance(variables, h5py.Group) else None
         name = _attr_name(variables) or key
         entry = _Group(keys + (key,), names + (name,), variables)
@@ -312,24 +432,21 @@ def _walk_groups(h5py, group, keys=(), names=()):
 
 
 def _read_vars(h5py, group, where):
-    """The arrays vars/0, vars/1, ... of a layer group, in order."""
+    """The datasets vars/0, vars/1, ... of a layer group, in order, checked, unread."""
     if group is None:
         raise ValueError(f"{where}: the file holds no weights for this layer.")
-    items = [(k, group[k]) for k in group if isinstance(group[k], h5py.Dataset)]
-    if not all(k.isdigit() for k, _ in items):
+    items = [(k, _member(h5py, group, k, where)) for k in group]
+    items = [(k, d) for k, d in items if isinstance(d, h5py.Dataset)]
+    if not all(k.isdigit() and len(k) < 6 for k, _ in items):
         raise ValueError(f"{where}: unexpected weight entries {sorted(k for k, _ in items)}.")
-    arrays = []
-    for _, dataset in sorted(items, key=lambda kv: int(kv[0])):
-        if str(dataset.attrs.get("dtype", "")) == "bfloat16":
-            raise ValueError(f"{where}: bfloat16 weights are not supported.")
-        arrays.append(np.asarray(dataset[()]))
-    return arrays
+    return [_checked_dataset(h5py, d, where) for _, d in sorted(items, key=lambda kv: int(kv[0]))]
 
 
 def _looks_like_sepconv(h5py, group):
     if group is None:
         return False
-    shapes = [getattr(group.get(str(i)), "shape", None) for i in range(len(group))]
+    shapes = [getattr(_member(h5py, group, str(i), "the weights file"), "shape", None)
+              for i in range(min(len(group), 4))]
     if len(shapes) not in (2, 3) or None in shapes:
         return False
     ok = len(shapes[0]) == 3 and len(shapes[1]) == 3 and shapes[1][0] == 1
@@ -359,7 +476,7 @@ def _legacy_root(h5py, handle):
     """The group with ``layer_names`` of a legacy (Keras 2 style) HDF5 file, or None."""
     if "layer_names" in handle.attrs:
         return handle
-    weights = handle.get("model_weights")
+    weights = _member(h5py, handle, "model_weights", "the weights file")
     if isinstance(weights, h5py.Group) and "layer_names" in weights.attrs:
         return weights
     return None
@@ -379,8 +496,8 @@ def _decode(value):
 
 
 def _legacy_weights(h5py, root, names, where):
-    """A layer's arrays from a legacy file: group ``names[0]``, weights named ``.../leaf/var``."""
-    group = root.get(names[0])
+    """A layer's datasets from a legacy file: group ``names[0]``, weights ``.../leaf/var``."""
+    group = _member(h5py, root, names[0], where)
     if not isinstance(group, h5py.Group):
         raise ValueError(f"{where}: the file holds no weights for this layer.")
     leaf = names[-1]
@@ -389,11 +506,35 @@ def _legacy_weights(h5py, root, names, where):
         parts = weight_name.split("/")
         variable = parts[-1].split(":")[0]
         if len(parts) >= 2 and parts[-2] == leaf and variable in _LEGACY_VAR_ORDER:
-            found[variable] = np.asarray(group[weight_name][()])
+            dataset = _member_path(h5py, group, weight_name, where)
+            if dataset is None:
+                raise ValueError(f"{where}: weight {weight_name!r} is listed but missing.")
+            found[variable] = _checked_dataset(h5py, dataset, where)
     return [found[v] for v in _LEGACY_VAR_ORDER if v in found]
 
 
 # ------------------------------------------------------------------ public API
+def _malformed_is_value_error(function):
+    """Errors that malformed content can raise deep in zipfile, h5py or the
+    walkers become one ValueError that names the file."""
+    @functools.wraps(function)
+    def wrapper(path, *args, **kwargs):
+        try:
+            return function(path, *args, **kwargs)
+        except (KeyError, IndexError, AttributeError, struct.error, zipfile.BadZipFile,
+                EOFError, UnicodeDecodeError, RecursionError, RuntimeError,
+                OverflowError) as exc:
+            raise ValueError(f"{path!r}: malformed Keras file ({type(exc).__name__}: "
+                             f"{exc}).") from None
+        except OSError as exc:
+            if type(exc) is not OSError:  # FileNotFoundError, PermissionError, ...: the file
+                raise
+            # A plain OSError from h5py once the file is open: the content is bad.
+            raise ValueError(f"{path!r}: malformed HDF5 content ({exc}).") from None
+    return wrapper
+
+
+@_malformed_is_value_error
 def list_layers(path):
     """``[(name, class_name), ...]`` for every layer in a Keras model archive.
 
@@ -414,7 +555,7 @@ def _model_config(path, kind):
     if kind in ("dir", "zip"):
         return _read_archive_config(path, kind)
     h5py = _import_h5py()
-    with h5py.File(path, "r") as handle:
+    with _h5_file(h5py, path, path) as handle:
         return _legacy_config(handle)
 
 
@@ -433,21 +574,39 @@ def _config_from(config):
     return dict(config)
 
 
-def _build(config, weights, where):
+def _build(config, datasets, where):
+    """The layer of ``config`` with the weights in ``datasets``.
+
+    The layer is made unbuilt (a shape stored in the config is checked, not
+    used to allocate), each dataset's shape is checked against what the
+    config implies, and only then are the datasets read.
+    """
+    config = dict(config)
+    stored_shape = config.pop("batch_input_shape", None) or config.pop("input_shape", None)
+    config.pop("batch_shape", None)
     try:
-        layer = SeparableConv1D.from_config(dict(config))
+        layer = SeparableConv1D.from_config(config)
     except (TypeError, ValueError) as exc:
         raise type(exc)(f"{where}: cannot make a sepconv layer from its config: "
                         f"{exc}") from exc
-    try:
-        layer.set_weights(weights)
-    except (TypeError, ValueError) as exc:
-        shapes = [tuple(w.shape) for w in weights]
+    shapes = [tuple(d.shape) for d in datasets]
+    channels = shapes[0][1] if shapes and len(shapes[0]) == 3 else None
+    expected = layer._spec.weight_shapes(channels) if channels else None
+    if expected is None or shapes != expected:
         raise ValueError(f"{where}: the stored weights (shapes {shapes}) do not fit the "
-                         f"layer config: {exc}") from exc
+                         f"layer config (expected {expected or 'a 3-D depthwise kernel'}).")
+    if isinstance(stored_shape, (list, tuple)) and len(stored_shape) in (2, 3):
+        axis = 1 if layer.data_format == "channels_first" and len(stored_shape) == 3 else -1
+        if stored_shape[axis] not in (None, channels):
+            raise ValueError(f"{where}: the config's input shape {stored_shape} does not "
+                             f"match the weights' {channels} input channels.")
+    from .arrays import check_allocation
+    check_allocation(sum(int(np.prod(s)) for s in shapes) * 8, f"{where}: the weights")
+    layer.set_weights([np.asarray(d[()]) for d in datasets])
     return layer
 
 
+@_malformed_is_value_error
 def load_keras(path, layer_name, *, config=None):
     """A built :class:`sepconv.SeparableConv1D` with a Keras layer's config and weights.
 
