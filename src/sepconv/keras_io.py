@@ -52,15 +52,14 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from .layer import SeparableConv1D
+from .layer import KERAS_CLASS_NAMES, SeparableConv1D
 
 __all__ = ["load_keras", "list_layers", "from_keras", "to_keras"]
 
-_CLASS_NAMES = ("SeparableConv1D", "SeparableConvolution1D")
+_CLASS_NAMES = KERAS_CLASS_NAMES
 _CONFIG_FILE = "config.json"
 _WEIGHTS_FILE = "model.weights.h5"
 _H5_HINT = 'pip install "sepconv[keras]"'
-_KERAS_HINT = 'pip install keras (plus a backend: torch, tensorflow or jax)'
 _LEGACY_VAR_ORDER = ("depthwise_kernel", "pointwise_kernel", "bias")
 
 #: Limits on what a file may make sepconv read.
@@ -78,15 +77,6 @@ def _import_h5py():
         raise ImportError(f"Reading Keras weight files needs h5py, which is not installed: "
                           f"{_H5_HINT}") from exc
     return h5py
-
-
-def _import_keras():
-    try:
-        import keras
-    except ImportError as exc:
-        raise ImportError(f"Converting to Keras layers needs Keras 3, which is not "
-                          f"installed: {_KERAS_HINT}") from exc
-    return keras
 
 
 # --------------------------------------------------------------- model config
@@ -731,40 +721,17 @@ def _select_legacy(path, h5py, root, layer_name):
 def from_keras(keras_layer):
     """A :class:`sepconv.SeparableConv1D` with a Keras layer's config and weights.
 
-    ``keras_layer`` is a ``keras.layers.SeparableConv1D`` (built or not).
+    The same as ``SeparableConv1D.from_keras(keras_layer)``.
     """
-    if isinstance(keras_layer, SeparableConv1D):
-        raise TypeError("from_keras() needs a keras.layers.SeparableConv1D, received a "
-                        "sepconv.SeparableConv1D (already converted).")
-    if not hasattr(keras_layer, "get_config") or not hasattr(keras_layer, "get_weights"):
-        raise TypeError(f"from_keras() needs a keras.layers.SeparableConv1D, received "
-                        f"{type(keras_layer).__name__}.")
-    if not any(cls.__name__ in _CLASS_NAMES for cls in type(keras_layer).__mro__):
-        raise TypeError(f"from_keras() needs a keras.layers.SeparableConv1D, received a "
-                        f"{type(keras_layer).__name__}.")
-    layer = SeparableConv1D.from_config(dict(keras_layer.get_config()))
-    if getattr(keras_layer, "built", False):
-        weights = [np.asarray(w) for w in keras_layer.get_weights()]
-        if weights:
-            layer.set_weights(weights)
-    return layer
+    return SeparableConv1D.from_keras(keras_layer)
 
 
 def to_keras(layer):
     """A ``keras.layers.SeparableConv1D`` with this layer's config (and weights, if built).
 
-    The Keras layer is built for inputs with the layer's channel count (any
-    number of steps) when ``layer`` is built.  Needs Keras 3.
+    The same as ``layer.to_keras()``; needs Keras 3.
     """
     if not isinstance(layer, SeparableConv1D):
         raise TypeError(f"to_keras() needs a sepconv.SeparableConv1D, received "
                         f"{type(layer).__name__}.")
-    keras = _import_keras()
-    keras_layer = keras.layers.SeparableConv1D.from_config(layer.get_config())
-    if layer.built:
-        channels = layer.input_channels
-        shape = ((None, channels, None) if layer.data_format == "channels_first"
-                 else (None, None, channels))
-        keras_layer.build(shape)
-        keras_layer.set_weights(layer.get_weights())
-    return keras_layer
+    return layer.to_keras()

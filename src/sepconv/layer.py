@@ -24,6 +24,9 @@ __all__ = ["SeparableConv1D"]
 _LAYER_KWARGS = ("name", "dtype", "trainable", "input_shape", "batch_input_shape",
                  "input_dim", "batch_size")
 _SUPPORTED_DTYPES = ("float32", "float64")
+#: Class names a Keras SeparableConv1D goes by (the second is Keras 2's alias).
+KERAS_CLASS_NAMES = ("SeparableConv1D", "SeparableConvolution1D")
+_KERAS_HINT = "pip install keras (plus a backend: torch, tensorflow or jax)"
 _name_counter = itertools.count()
 _name_lock = threading.Lock()
 
@@ -497,14 +500,45 @@ class SeparableConv1D:
 
     @classmethod
     def from_keras(cls, keras_layer):
-        """A sepconv layer with a Keras SeparableConv1D's config and weights."""
-        from . import keras_io
-        return keras_io.from_keras(keras_layer)
+        """A sepconv layer with a ``keras.layers.SeparableConv1D``'s config and weights.
+
+        ``keras_layer`` may be built or not (then the sepconv layer is unbuilt too).
+        """
+        if isinstance(keras_layer, SeparableConv1D):
+            raise TypeError("from_keras() needs a keras.layers.SeparableConv1D, received a "
+                            "sepconv.SeparableConv1D (already converted).")
+        if not hasattr(keras_layer, "get_config") or not hasattr(keras_layer, "get_weights"):
+            raise TypeError(f"from_keras() needs a keras.layers.SeparableConv1D, received "
+                            f"{type(keras_layer).__name__}.")
+        if not any(kind.__name__ in KERAS_CLASS_NAMES for kind in type(keras_layer).__mro__):
+            raise TypeError(f"from_keras() needs a keras.layers.SeparableConv1D, received a "
+                            f"{type(keras_layer).__name__}.")
+        layer = cls.from_config(dict(keras_layer.get_config()))
+        if getattr(keras_layer, "built", False):
+            weights = [np.asarray(w) for w in keras_layer.get_weights()]
+            if weights:
+                layer.set_weights(weights)
+        return layer
 
     def to_keras(self):
-        """A keras.layers.SeparableConv1D with this layer's config and weights (needs Keras)."""
-        from . import keras_io
-        return keras_io.to_keras(self)
+        """A ``keras.layers.SeparableConv1D`` with this layer's config (and weights if built).
+
+        Built for inputs with this layer's channel count (any number of steps)
+        when this layer is built.  Needs Keras 3.
+        """
+        try:
+            import keras
+        except ImportError as exc:
+            raise ImportError(f"Converting to Keras layers needs Keras 3, which is not "
+                              f"installed: {_KERAS_HINT}") from exc
+        keras_layer = keras.layers.SeparableConv1D.from_config(self.get_config())
+        if self.built:
+            channels = self.input_channels
+            shape = ((None, channels, None) if self._spec.channels_first
+                     else (None, None, channels))
+            keras_layer.build(shape)
+            keras_layer.set_weights(self.get_weights())
+        return keras_layer
 
     def __repr__(self):
         return (f"SeparableConv1D(name={self.name!r}, filters={self.filters}, "
