@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import numpy as np
 
-from sepconv.bench_peers import CASES, Problem, time_interleaved
+from sepconv_bench.peers import CASES, Problem, time_interleaved
 
 
 def sepconv_step(problem):

@@ -56,7 +56,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
-from sepconv.bench_peers import (CASES, PEERS, Problem, Unavailable,  # noqa: E402
+from sepconv_bench.peers import (CASES, PEERS, Problem, Unavailable,  # noqa: E402
                                  make_sepconv, numpy_reference)
 
 CASE_BY_NAME = {c.name: c for c in CASES}

@@ -65,3 +65,14 @@ def test_no_import_cycles():
 def test_the_cycle_finder_finds_cycles():
     assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert _cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_the_library_does_not_import_the_benchmark():
+    """sepconv_bench (bench/) depends on sepconv, never the reverse; only the CLI's
+    bench command imports it, optionally."""
+    for name in os.listdir(PACKAGE):
+        if name.endswith(".py") and name != "cli.py":
+            assert "sepconv_bench" not in open(os.path.join(PACKAGE, name)).read(), name
+    import sepconv_bench.peers as peers
+    assert peers.geometry(10, 3, 3, 1, "same") == (4, 1, 1)
+    assert peers.geometry(10, 3, 1, 2, "valid") == (6, 0, 0)

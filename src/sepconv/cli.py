@@ -36,110 +36,14 @@ def _info(_args):
     return 0
 
 
-def _progress(done, total, label, stream=sys.stderr, width=28):
-    filled = int(width * done / max(total, 1))
-    stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {label:<28}")
-    if done == total:
-        stream.write("\n")
-    stream.flush()
-
-
 def _bench(args):
-    from . import bench_peers
-
-    cases = bench_peers.CASES
-    if args.cases:
-        wanted = args.cases.split(",")
-        unknown = sorted(set(wanted) - {c.name for c in cases})
-        if unknown:
-            print(f"unknown case(s): {', '.join(unknown)}; cases: "
-                  f"{', '.join(c.name for c in cases)}", file=sys.stderr)
-            return 2
-        cases = [c for c in cases if c.name in wanted]
-    threads_list = [int(t) for t in args.threads.split(",")]
-    peers = [] if args.peers == "none" else (
-        ["torch", "onnxruntime"] if args.peers == "installed" else args.peers.split(","))
-    rows, notes = [], {}
-    total = len(cases) * len(threads_list)
-    done = 0
-    for threads in threads_list:
-        try:
-            import torch
-            torch.set_num_threads(threads)
-        except ImportError:
-            pass
-        for case in cases:
-            if not args.quiet:
-                _progress(done, total, f"{case.name} x{threads}")
-            problem = bench_peers.Problem.create(case, args.dtype, threads)
-            sepconv_impl = bench_peers.make_sepconv(problem)
-            impls = {"sepconv": sepconv_impl.call}
-            sepconv_impl.call()
-            expected = sepconv_impl.result()
-            for peer in peers:
-                try:
-                    impl = bench_peers.PEERS[peer](problem)
-                    impl.call()
-                    got = impl.result()
-                    scale = max(1.0, float(np.abs(expected).max()))
-                    tol = 1e-4 if args.dtype == "float32" else 1e-9
-                    if float(np.abs(got - expected).max()) > tol * scale:
-                        notes[peer] = f"output differs from sepconv on {case.name}"
-                        continue
-                    impls[peer] = impl.call
-                except Exception as exc:  # a peer that cannot run is reported, not fatal
-                    notes.setdefault(peer, f"{type(exc).__name__}: {exc}".splitlines()[0][:120])
-            medians = bench_peers.time_interleaved(impls, args.seconds)
-            rows.append({"case": case.name, "threads": threads, "dtype": args.dtype,
-                         "flops": case.flops(), "us": {k: v * 1e6 for k, v in medians.items()}})
-            done += 1
-    if not args.quiet:
-        _progress(done, total, "done")
-    names = ["sepconv"] + peers
-    header = f"{'case':<12} {'thr':>3} " + " ".join(f"{n + ' us':>16}" for n in names)
-    print(f"dtype {args.dtype}; median us per call, interleaved")
-    print(header + f" {'GFLOP/s':>8} {'best peer/sepconv':>18}")
-    for row in rows:
-        us = row["us"]
-        cells = " ".join(f"{us[n]:16.1f}" if n in us else f"{'n/a':>16}" for n in names)
-        peer_times = [us[n] for n in peers if n in us]
-        ratio = f"{min(peer_times) / us['sepconv']:18.2f}" if peer_times else f"{'-':>18}"
-        print(f"{row['case']:<12} {row['threads']:>3} {cells} "
-              f"{row['flops'] / us['sepconv'] / 1e3:8.1f} {ratio}")
-    for peer, reason in notes.items():
-        print(f"note: {peer}: {reason}")
-    if args.json:
-        import json
-        with open(args.json, "w") as handle:
-            json.dump({"rows": rows, "notes": notes}, handle, indent=1)
-    if args.plot:
-        _plot(rows, names, args.plot)
-    return 0
-
-
-def _plot(rows, names, path):
     try:
-        import matplotlib
-    except ImportError:
-        print('--plot needs matplotlib: pip install "sepconv[plot]"', file=sys.stderr)
-        return
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    labels = [f"{r['case']}\nx{r['threads']}" for r in rows]
-    fig, ax = plt.subplots(figsize=(max(6, len(rows) * 0.9), 4.5))
-    width = 0.8 / len(names)
-    for i, name in enumerate(names):
-        values = [r["flops"] / r["us"][name] / 1e3 if name in r["us"] else 0 for r in rows]
-        ax.bar(np.arange(len(rows)) + i * width, values, width, label=name)
-    ax.set_xticks(np.arange(len(rows)) + 0.4 - width / 2)
-    ax.set_xticklabels(labels, fontsize=7)
-    ax.set_ylabel("GFLOP/s")
-    ax.set_title("sepconv bench")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    print(f"wrote {path}")
+        from sepconv_bench import report
+    except ImportError as exc:
+        print(f"sepconv bench: the benchmark package (sepconv_bench) is not installed "
+              f"({exc}); install sepconv from its source tree.", file=sys.stderr)
+        return 2
+    return report.run(args)
 
 
 def main(argv=None):

@@ -12,7 +12,8 @@ import numbers
 import operator
 
 __all__ = ["normalize_int", "normalize_real", "normalize_tuple", "normalize_padding",
-           "normalize_data_format", "conv_geometry", "Geometry", "MAX_ARGUMENT", "MAX_SPAN"]
+           "normalize_data_format", "conv_geometry", "padding_amounts", "Geometry",
+           "MAX_ARGUMENT", "MAX_SPAN"]
 
 #: Largest value of an integer argument (filters, kernel_size, strides,
 #: dilation_rate, depth_multiplier, num_threads): C int range.  With element
@@ -138,3 +139,14 @@ def conv_geometry(steps, kernel_size, strides, dilation_rate, padding):
             f"with kernel_size={kernel_size}, dilation_rate={dilation_rate} (a dilated "
             f"kernel of {span} steps), strides={strides} and padding='valid'.")
     return Geometry((steps - span) // strides + 1, 0)
+
+
+def padding_amounts(steps, kernel_size, strides, dilation_rate, padding):
+    """(pad_left, pad_right): the zeros Keras's rule adds on each side.
+
+    Derived from :func:`conv_geometry`: the right side is whatever the last
+    window needs past the input once the left padding is placed.
+    """
+    out_steps, pad_left = conv_geometry(steps, kernel_size, strides, dilation_rate, padding)
+    needed = (out_steps - 1) * strides + (kernel_size - 1) * dilation_rate + 1
+    return pad_left, max(needed - steps - pad_left, 0)

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sepconv.conv_utils import conv_geometry, padding_amounts
+
 __all__ = ["CASES", "time_interleaved", "Case", "Problem", "Impl", "Unavailable", "geometry", "numpy_reference",
            "make_sepconv", "make_torch", "make_onnxruntime", "make_keras", "PEERS"]
 
@@ -65,15 +67,9 @@ class Case:
 
 
 def geometry(L, K, stride, dilation, padding):
-    """(L_out, pad_left, pad_right) by Keras's (TensorFlow's) rule."""
-    span = (K - 1) * dilation + 1
-    if padding == "same":
-        out = -(-L // stride)
-        total = max((out - 1) * stride + span - L, 0)
-        return out, total // 2, total - total // 2
-    if L < span:
-        raise ValueError(f"L={L} shorter than the dilated kernel ({span})")
-    return (L - span) // stride + 1, 0, 0
+    """(L_out, pad_left, pad_right) by Keras's rule (sepconv.conv_utils owns it)."""
+    out, _ = conv_geometry(L, K, stride, dilation, padding)
+    return (out,) + padding_amounts(L, K, stride, dilation, padding)
 
 
 @dataclass
