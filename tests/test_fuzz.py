@@ -46,7 +46,7 @@ def _is_valid_int(value):
             and 1 <= value <= MAX_ARGUMENT)
 
 
-def _direct_reference(x, dw, pw, bias, strides, padding, dilation, data_format, activation):
+def _direct_reference(x, dw, pw, bias, strides, dilation, padding, data_format, activation):
     """The definition as loops over taps that skip positions outside the input.
 
     For dilations too long for the padded reference (a 2**31-step kernel):
