@@ -78,7 +78,7 @@ def prepare(x, depthwise_kernel, pointwise_kernel, bias, strides, padding, dilat
     return spec, kernels, threads, x_array, (dw, pw, bias)
 
 
-ALGORITHMS = ("auto", "naive", "fused", "tiled", "blocked")
+ALGORITHMS = ("auto", "naive", "fused", "interchanged", "tiled", "blocked", "vector")
 
 
 def _run_ladder(algorithm, spec, kernels, x, weights, out, pad_left):
@@ -124,7 +124,8 @@ def separable_conv1d(x, depthwise_kernel, pointwise_kernel, bias=None, strides=1
         Force an instruction-set level ('baseline', 'avx2', 'avx512').
     algorithm : str
         'auto' (the production kernel, default) or a rung of the optimization
-        ladder for teaching: 'naive', 'fused', 'tiled', 'blocked'
+        ladder for teaching: 'naive', 'fused', 'interchanged', 'tiled', 'blocked',
+        'vector'
         (single-threaded; see docs/optimization.md).
 
     Returns
