@@ -28,6 +28,8 @@ MAX_SPAN = 2**40
 
 def normalize_int(value, name, minimum=1, maximum=MAX_ARGUMENT):
     """An integer argument in [minimum, maximum]; bools and floats are rejected."""
+    if type(value) is int and minimum <= value and (maximum is None or value <= maximum):
+        return value  # the common case, without the ABC checks below
     if isinstance(value, (bool,)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"Argument `{name}` must be an integer, received {name}={value!r} "
                         f"of type {type(value).__name__}.")

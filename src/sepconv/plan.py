@@ -23,7 +23,6 @@ already in the kernel's layout) -> ``WeightSet.packed`` (cached) ->
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any, Callable, NamedTuple, Optional
 
 import numpy as np
@@ -66,12 +65,12 @@ def apply_activation(activation, out):
     return out
 
 
-@dataclasses.dataclass(frozen=True)
-class ConvSpec:
+class ConvSpec(NamedTuple):
     """A validated separable convolution (see the module docstring).
 
     ``kernel_size``, ``strides`` and ``dilation_rate`` are plain ints here;
-    the layer shows them as Keras's 1-tuples.
+    the layer shows them as Keras's 1-tuples.  Immutable (a tuple), and cheap
+    to make: the functional form makes one per call.
     """
 
     filters: int
@@ -117,8 +116,8 @@ class ConvSpec:
 
     def without_activation(self):
         """The same convolution with a linear activation (the pre-activation output)."""
-        return dataclasses.replace(self, activation=_activations.get(None),
-                                   fused_code=_FUSED_CODES["linear"])
+        return self._replace(activation=_activations.get(None),
+                             fused_code=_FUSED_CODES["linear"])
 
     @property
     def channels_first(self):
@@ -153,7 +152,7 @@ class ConvSpec:
         batch, steps, channels = self.split(input_shape)
         out_steps, pad_left = self.geometry(steps)
         output_shape = self.output_shape(batch, out_steps)
-        count = int(np.prod(output_shape, dtype=object))
+        count = batch * out_steps * self.filters  # Python ints: no overflow
         if count > arrays.MAX_ELEMENTS:
             raise ValueError(f"The output would be too large: shape {output_shape}.")
         arrays.check_allocation(count * self.dtype.itemsize, f"The output {output_shape}")
@@ -162,7 +161,7 @@ class ConvSpec:
                                                     self.kernel_size, self.filters))
         tile = tiling.forward_tile(out_steps, batch, width, self.channels_first, threads,
                                    kernels, self.dtype)
-        forward = (kernels.forward_float32 if self.dtype == np.float32
+        forward = (kernels.forward_float32 if self.dtype.char == "f"
                    else kernels.forward_float64)
         code = self.fused_code
         arguments = (self.channels_first, self.kernel_size, self.depth_multiplier,
