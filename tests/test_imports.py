@@ -12,22 +12,44 @@ import sepconv
 PACKAGE = os.path.dirname(sepconv.__file__)
 
 
+def _modules():
+    """Dotted module name (relative to the package) -> file, subpackages included."""
+    found = {}
+    for folder, _, files in os.walk(PACKAGE):
+        for name in files:
+            if name.endswith(".py"):
+                relative = os.path.relpath(os.path.join(folder, name), PACKAGE)[:-3]
+                parts = relative.split(os.sep)
+                if parts[-1] == "__init__":
+                    parts = parts[:-1] or ["__init__"]
+                found[".".join(parts)] = os.path.join(folder, name)
+    return found
+
+
 def _edges():
+    modules = _modules()
     graph = {}
-    for name in os.listdir(PACKAGE):
-        if not name.endswith(".py"):
-            continue
-        module = name[:-3]
-        tree = ast.parse(open(os.path.join(PACKAGE, name)).read())
+    for module, path in modules.items():
+        is_package = path.endswith("__init__.py")
+        base = module.split(".") if is_package and module != "__init__" else module.split(".")[:-1]
         targets = set()
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.level == 1:
-                if node.module:
-                    targets.add(node.module.split(".")[0])
-                else:
-                    targets.update(alias.name for alias in node.names)
-            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sepconv."):
-                targets.add(node.module.split(".")[1])
+        for node in ast.walk(ast.parse(open(path).read())):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            if node.level:
+                anchor = base[:len(base) - (node.level - 1)] if node.level > 1 else base
+                prefix = anchor + (node.module.split(".") if node.module else [])
+                names = [prefix] if node.module else [prefix + [a.name] for a in node.names]
+            elif (node.module or "").startswith("sepconv."):
+                names = [node.module.split(".")[1:]]
+            else:
+                continue
+            for parts in names:
+                # the longest prefix that is a module of the package
+                for end in range(len(parts), 0, -1):
+                    if ".".join(parts[:end]) in modules:
+                        targets.add(".".join(parts[:end]))
+                        break
         graph[module] = targets - {module}
     return graph
 
@@ -59,6 +81,7 @@ def _cycle(graph):
 def test_no_import_cycles():
     graph = _edges()
     assert "layer" in graph and "keras_io" in graph["__init__"]
+    assert "activations.functions" in graph["activations.gradients"]
     assert _cycle(graph) is None, " -> ".join(_cycle(graph))
 
 

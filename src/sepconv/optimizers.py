@@ -62,6 +62,7 @@ import weakref
 
 import numpy as np
 
+from ._registry import Registry
 from .conv_utils import normalize_real
 
 __all__ = ["Optimizer", "SGD", "Adam", "get", "serialize", "deserialize"]
@@ -438,7 +439,10 @@ class Adam(Optimizer):
         return config
 
 
-_CLASSES = {"SGD": SGD, "sgd": SGD, "Adam": Adam, "adam": Adam}
+#: The optimizers' name table: the same ``Registry`` as every Keras family.
+REGISTRY = Registry("optimizer", "keras.optimizers")
+REGISTRY.register("SGD", "sgd")(SGD)
+REGISTRY.register("Adam", "adam")(Adam)
 
 
 def serialize(optimizer):
@@ -447,39 +451,20 @@ def serialize(optimizer):
         raise _ArgumentTypeError(
             f"Argument `optimizer` must be a sepconv optimizer. Received: {optimizer!r}"
         )
-    return {"module": "keras.optimizers", "class_name": type(optimizer).__name__,
-            "config": optimizer.get_config(), "registered_name": None}
+    return REGISTRY.serialize(optimizer)
 
 
 def deserialize(config):
-    """An optimizer from :func:`serialize`'s dict (or Keras's)."""
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(
-            f"Could not interpret optimizer config: received {config!r}. Expected a "
-            "dict with a 'class_name' key."
-        )
-    cls = _CLASSES.get(config["class_name"])
-    if cls is None:
-        raise ValueError(
-            f"Unknown optimizer: received class_name={config['class_name']!r}. "
-            "Expected one of: SGD, Adam."
-        )
-    return cls.from_config(config.get("config") or {})
+    """An optimizer from :func:`serialize`'s dict (or Keras's), or from a name."""
+    return REGISTRY.deserialize(config, "optimizer")
 
 
 def get(identifier):
-    """An optimizer from an instance, a name ('sgd', 'adam') or a config dict."""
+    """An optimizer from an instance, a name ('sgd', 'adam', 'SGD', 'Adam') or a config dict."""
     if isinstance(identifier, Optimizer):
         return identifier
-    if isinstance(identifier, str):
-        cls = _CLASSES.get(identifier)
-        if cls is None:
-            raise ValueError(
-                f"Unknown optimizer: received {identifier!r}. Expected one of: sgd, adam."
-            )
-        return cls()
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
+    if isinstance(identifier, (str, dict)):
+        return REGISTRY.deserialize(identifier, "optimizer")
     raise _ArgumentTypeError(
         f"Could not interpret optimizer identifier: received {identifier!r}."
     )
