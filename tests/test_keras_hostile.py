@@ -22,7 +22,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import sepconv
-from sepconv import keras_io
 
 h5py = pytest.importorskip("h5py")
 
