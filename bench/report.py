@@ -22,6 +22,28 @@ def _progress(done, total, label, stream=sys.stderr, width=28):
     stream.flush()
 
 
+def _check_arguments(args, peers):
+    """One clear line for a bad argument, before any timing starts; None if fine."""
+    unknown = sorted(set(peers) - set(_peers.PEERS))
+    if unknown:
+        return (f"unknown peer(s) {', '.join(unknown)}; --peers takes 'none', 'installed' "
+                f"or a comma-separated list of: {', '.join(sorted(_peers.PEERS))}")
+    if args.plot:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            return "--plot needs matplotlib (pip install \"sepconv[plot]\"); not installed"
+    try:
+        threads = [int(t) for t in args.threads.split(",")]
+    except ValueError:
+        return f"--threads takes comma-separated positive integers, received {args.threads!r}"
+    if not threads or min(threads) < 1:
+        return f"--threads takes comma-separated positive integers, received {args.threads!r}"
+    if not args.seconds > 0:
+        return f"--seconds must be positive, received {args.seconds}"
+    return None
+
+
 def run(args):
 
     cases = _peers.CASES
@@ -33,9 +55,13 @@ def run(args):
                   f"{', '.join(c.name for c in cases)}", file=sys.stderr)
             return 2
         cases = [c for c in cases if c.name in wanted]
-    threads_list = [int(t) for t in args.threads.split(",")]
     peers = [] if args.peers == "none" else (
         ["torch", "onnxruntime"] if args.peers == "installed" else args.peers.split(","))
+    problem = _check_arguments(args, peers)
+    if problem:
+        print(f"sepconv bench: {problem}", file=sys.stderr)
+        return 2
+    threads_list = [int(t) for t in args.threads.split(",")]
     rows, notes = [], {}
     total = len(cases) * len(threads_list)
     done = 0

@@ -49,3 +49,43 @@ def test_python_dash_m_entry_point():
 def test_unknown_command_exits_nonzero():
     with pytest.raises(SystemExit):
         main(["frobnicate"])
+
+
+def test_version(capsys):
+    import sepconv
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"sepconv {sepconv.__version__}"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--peers", "bogus"], "unknown peer(s) bogus"),
+    (["--threads", "0"], "--threads"),
+    (["--threads", "two"], "--threads"),
+    (["--seconds", "0"], "--seconds"),
+    (["--cases", "nope"], "unknown case"),
+])
+def test_bench_argument_errors_are_one_line_and_immediate(argv, message, capsys):
+    import time
+    start = time.perf_counter()
+    assert main(["bench", "--quiet"] + argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert time.perf_counter() - start < 5  # refused before any timing
+
+
+def test_bench_plot_without_matplotlib_fails_first(monkeypatch, capsys, tmp_path):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    assert main(["bench", "--quiet", "--plot", str(tmp_path / "x.png")]) == 2
+    assert "matplotlib" in capsys.readouterr().err
+
+
+def test_show_config_dicts_and_dir():
+    import sepconv
+    info = sepconv.show_config(mode="dicts")
+    assert info["version"] == sepconv.__version__ and "isa" in info and "kernel" in info
+    with pytest.raises(ValueError, match="mode"):
+        sepconv.show_config(mode="json")
+    assert dir(sepconv) == sorted(sepconv.__all__)
+    assert "functional" not in dir(sepconv) and "SeparableConv1D" in dir(sepconv)

@@ -18,3 +18,8 @@ __all__ = ["SeparableConv1D", "separable_conv1d", "separable_conv1d_backward",
            "load_keras", "list_layers", "show_config", "activations",
            "config", "constraints", "initializers", "optimizers", "regularizers",
            "__version__"]
+
+
+def __dir__():
+    """The public API only (internal modules stay importable, but unlisted)."""
+    return sorted(__all__)

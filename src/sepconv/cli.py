@@ -47,7 +47,10 @@ def _bench(args):
 
 
 def main(argv=None):
+    from ._version import __version__
+
     parser = argparse.ArgumentParser(prog="sepconv", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"sepconv {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("demo", help="run the corrected Keras documentation example")
     commands.add_parser("info", help="show how sepconv was built (show_config)")

@@ -47,9 +47,18 @@ def config_info():
     }
 
 
-def show_config(file=None):
-    """Print the version, ISA levels, OpenMP, threads, compiler and flags."""
+def show_config(mode="stdout", file=None):
+    """The version, ISA levels, register blocking, OpenMP, threads, compiler and flags.
+
+    ``mode="stdout"`` (default) prints them (to ``file`` if given) and returns
+    None; ``mode="dicts"`` prints nothing and returns them as a dict, as
+    NumPy's ``show_config`` does.
+    """
+    if mode not in ("stdout", "dicts"):
+        raise ValueError(f"Argument `mode` must be 'stdout' or 'dicts', received mode={mode!r}.")
     info = config_info()
+    if mode == "dicts":
+        return info
     out = file or sys.stdout
     print(f"sepconv {info['version']} (Python {info['python']}, NumPy {info['numpy']}, "
           f"{info['machine']})", file=out)

@@ -461,6 +461,17 @@ class SeparableConv1D:
                                  f"to {new.shape}.")
         self._assign(self.input_channels, *projected)
 
+    # ----------------------------------------------------------------- pickling
+    def __getstate__(self):
+        """Everything but the plan cache, which holds this process's kernel entry
+        points; the unpickled layer plans (and packs) again on its first call."""
+        state = dict(self.__dict__)
+        state["_plans"] = {}
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+
     # ------------------------------------------------------------------- config
     def get_config(self):
         """Keras 3's config dict for this layer."""

@@ -130,6 +130,29 @@ class Optimizer:
         self._states = weakref.WeakKeyDictionary()
         self._strong_states = {}  # id(layer) -> (layer, state) for non-weakrefable layers
 
+    # -- pickling -------------------------------------------------------------------
+    def __getstate__(self):
+        """The per-layer states as (layer, state) pairs: a WeakKeyDictionary does not
+        pickle.  Pickled together with its layers (one pickle.dumps of both, a
+        deepcopy of both, or a Pool task carrying both), an optimizer keeps their
+        state; pickled alone it carries its layers along, which then live only
+        as long as something else holds them."""
+        state = dict(self.__dict__)
+        pairs = list(self._states.items()) + list(self._strong_states.values())
+        state["_states"] = [(layer, (s.iterations, s.slots)) for layer, s in pairs]
+        state["_strong_states"] = {}
+        return state
+
+    def __setstate__(self, state):
+        pairs = state.pop("_states")
+        self.__dict__.update(state)
+        self._states = weakref.WeakKeyDictionary()
+        self._strong_states = {}
+        for layer, (iterations, slots) in pairs:
+            layer_state = _LayerState((), ())
+            layer_state.iterations, layer_state.slots = iterations, slots
+            self._store(layer, layer_state)
+
     # -- hyperparameters ----------------------------------------------------------
     @property
     def learning_rate(self):

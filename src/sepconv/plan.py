@@ -218,6 +218,18 @@ class WeightSet:
     def __iter__(self):
         return iter(self._arrays)
 
+    def __getstate__(self):
+        # The arrays only: packed forms belong to this process's kernel modules.
+        return self._arrays, self.channels_first
+
+    def __setstate__(self, state):
+        arrays, self.channels_first = state
+        for array in arrays:
+            if array is not None:
+                array.flags.writeable = False
+        self._arrays = tuple(arrays)
+        self.cache = {}
+
     def __getitem__(self, index):
         return self._arrays[index]
 
