@@ -623,13 +623,19 @@ def test_activity_regularizer_loss_of_last_call():
     y1 = layer(_input(rng, 2, 10, 3, dtype=np.float64))
     losses = layer.losses
     assert len(losses) == 2
-    assert losses[0] == pytest.approx(0.01 * np.sum(np.abs(layer.get_weights()[0])),
+    # Keras 3's order and scale: the activity penalty divided by the batch size
+    # first, then the weight penalties.
+    assert losses[0] == pytest.approx(0.05 * np.sum(y1 ** 2) / 2, rel=1e-12)
+    assert losses[1] == pytest.approx(0.01 * np.sum(np.abs(layer.get_weights()[0])),
                                       rel=1e-12)
-    assert losses[1] == pytest.approx(0.05 * np.sum(y1 ** 2), rel=1e-12)
     y2 = layer(_input(rng, 3, 7, 3, dtype=np.float64))
     losses = layer.losses
     assert len(losses) == 2
-    assert losses[1] == pytest.approx(0.05 * np.sum(y2 ** 2), rel=1e-12)
+    assert losses[0] == pytest.approx(0.05 * np.sum(y2 ** 2) / 3, rel=1e-12)
+    layer(_input(rng, 0, 7, 3, dtype=np.float64))
+    assert layer.losses[0] == 0.0  # an empty batch: Keras's divide_no_nan
+    layer.trainable = False
+    assert len(layer.losses) == 1  # weight penalties follow trainable_weights
 
 
 def test_activity_regularizer_l1():
@@ -637,7 +643,7 @@ def test_activity_regularizer_l1():
     layer = SeparableConv1D(4, 3, data_format="channels_first",
                             activity_regularizer="l1")
     y = layer(_input(rng, 2, 10, 3, "channels_first"))
-    assert layer.losses == pytest.approx([0.01 * np.sum(np.abs(y.astype(np.float64)))],
+    assert layer.losses == pytest.approx([0.01 * np.sum(np.abs(y.astype(np.float64))) / 2],
                                          rel=1e-5)
 
 

@@ -375,7 +375,10 @@ class SeparableConv1D:
         forward(x, packed, out, *arguments)  # Plan.run, inlined: the hot path
         y = out if post_activation is None else apply_activation(post_activation, out)
         if self.activity_regularizer is not None:
-            self._activity_loss = float(self.activity_regularizer(y))
+            # Keras 3 divides the penalty by the batch size (0 for an empty batch).
+            batch = y.shape[0]
+            self._activity_loss = (float(self.activity_regularizer(y)) / batch if batch
+                                   else 0.0)
         if training:
             # What backward() needs; copies, so later changes to the caller's
             # arrays (or to a reused out=) cannot corrupt the gradients.
@@ -401,8 +404,9 @@ class SeparableConv1D:
             raise ValueError(f"Argument `dy` must have the output's shape {y.shape}, "
                              f"received shape {dy.shape}.")
         dy = np.asarray(dy, dtype=self._np_dtype)
-        if include_regularization and self.activity_regularizer is not None:
-            dy = dy + np.asarray(self.activity_regularizer.gradient(y), dtype=self._np_dtype)
+        if include_regularization and self.activity_regularizer is not None and y.shape[0]:
+            penalty = np.asarray(self.activity_regularizer.gradient(y), dtype=np.float64)
+            dy = dy + np.asarray(penalty / y.shape[0], dtype=self._np_dtype)
         kernels = functional.kernel_module()
         threads = threads if num_threads is None else functional.check_num_threads(
             num_threads, kernels)
@@ -433,15 +437,17 @@ class SeparableConv1D:
     # ------------------------------------------------------ losses, constraints
     @property
     def losses(self):
-        """Weight regularization penalties, then the activity penalty of the last call."""
+        """Keras's order: the activity penalty of the last call (divided by its batch
+        size), then the penalties of the trainable weights (none when the layer is
+        not trainable)."""
         result = []
-        if self.built:
+        if self._activity_loss is not None:
+            result.append(self._activity_loss)
+        if self.built and self.trainable:
             pairs = ((self.depthwise_regularizer, self._weights[0]),
                      (self.pointwise_regularizer, self._weights[1]),
                      (self.bias_regularizer, self._weights[2]))
             result.extend(float(reg(w)) for reg, w in pairs if reg is not None and w is not None)
-        if self._activity_loss is not None:
-            result.append(self._activity_loss)
         return result
 
     def apply_constraints(self):
