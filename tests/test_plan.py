@@ -143,7 +143,7 @@ def test_concurrent_calls_see_old_or_new_weights_and_the_last_assignment_wins():
                                                          "config": {"name": "float32"}},
                                    {"class_name": "DTypePolicy", "config": {"name": 32}},
                                    {"class_name": "DTypePolicy", "config": "float32"},
-                                   {"name": None}, "float16", "int32", "mixed_float16"])
+                                   {"name": None}, "float16", "int32", "mixed_float32", "bfloat16"])
 def test_unknown_dtype_policies_are_value_errors(dtype):
     """An empty or unknown policy dict once became float64 silently."""
     with pytest.raises(ValueError, match="dtype"):

@@ -15,7 +15,9 @@ import threading
 
 import numpy as np
 
-from . import _fork, activations, arrays, constraints, functional, initializers, regularizers
+from . import (_fork, activations, arrays, constraints, functional, initializers, precision,
+               regularizers)
+from .precision import MIXED_POLICIES
 from .conv_utils import normalize_int
 from .plan import ConvSpec, WeightSet, apply_activation
 
@@ -45,32 +47,37 @@ _POLICY_CLASSES = ("DTypePolicy", "FloatDTypePolicy", "Policy")
 
 
 def _normalize_dtype(dtype):
-    """float32 (default) or float64, from a name, numpy dtype or Keras DTypePolicy config.
+    """(policy name, variable dtype, compute dtype name) from the ``dtype`` argument.
 
-    A policy config must be Keras's own shape, ``{"class_name": "DTypePolicy",
-    "config": {"name": ...}}`` (or the bare ``{"name": ...}``); anything else,
-    an empty dict included, is a ValueError rather than a guess.
+    A name ('float32' default, 'float64', 'mixed_float16', 'mixed_bfloat16'),
+    a NumPy dtype, or a Keras DTypePolicy config.  A policy config must be
+    Keras's own shape, ``{"class_name": "DTypePolicy", "config": {"name": ...}}``
+    (or the bare ``{"name": ...}``); anything else, an empty dict included, is
+    a ValueError rather than a guess.
     """
     if dtype is None:
-        return np.dtype(np.float32)
+        return "float32", np.dtype(np.float32), "float32"
     value = dtype
     if isinstance(dtype, dict):
         class_name = dtype.get("class_name", "DTypePolicy")
         config = dtype.get("config", dtype)
         value = config.get("name") if isinstance(config, dict) else None
         if class_name not in _POLICY_CLASSES or not isinstance(value, str):
-            raise ValueError(f"Argument `dtype` must be 'float32', 'float64' or a Keras "
-                             f"DTypePolicy config naming one, received dtype={dtype!r}.")
+            raise ValueError(f"Argument `dtype` must be 'float32', 'float64', a mixed "
+                             f"policy or a Keras DTypePolicy config naming one, received "
+                             f"dtype={dtype!r}.")
     elif hasattr(dtype, "name") and not isinstance(dtype, (str, np.dtype, type)):
         value = dtype.name  # a DTypePolicy-like object
+    if isinstance(value, str) and value in MIXED_POLICIES:
+        return value, np.dtype(np.float32), MIXED_POLICIES[value]
     try:
         resolved = np.dtype(value)
     except TypeError:
         resolved = None
     if resolved is None or resolved.name not in _SUPPORTED_DTYPES:
-        raise ValueError(f"Argument `dtype` must be 'float32' or 'float64', received "
-                         f"dtype={dtype!r}.")
-    return resolved
+        raise ValueError(f"Argument `dtype` must be 'float32', 'float64', 'mixed_float16' "
+                         f"or 'mixed_bfloat16', received dtype={dtype!r}.")
+    return resolved.name, resolved, resolved.name
 
 
 class _SpecField:
@@ -142,7 +149,7 @@ class SeparableConv1D:
             filters=filters, kernel_size=kernel_size, strides=strides, padding=padding,
             data_format=data_format, dilation_rate=dilation_rate,
             depth_multiplier=depth_multiplier, activation=activation, use_bias=use_bias,
-            dtype=_normalize_dtype(kwargs.get("dtype")))
+            dtype=self._dtype_policy(kwargs.get("dtype")))
         self.depthwise_initializer = self._get(initializers, depthwise_initializer,
                                                "depthwise_initializer", required=True)
         self.pointwise_initializer = self._get(initializers, pointwise_initializer,
@@ -166,7 +173,7 @@ class SeparableConv1D:
         if name is not None and not isinstance(name, str):
             raise TypeError(f"Argument `name` must be a string, received name={name!r}.")
         self.name = name or _default_name()
-        self._np_dtype = self._spec.dtype
+        self._np_dtype = self._spec.dtype   # the variables' and the kernels' dtype
         self._channels_axis = 1 if self._spec.channels_first else -1
         self.dtype = self._np_dtype.name
         trainable = kwargs.get("trainable", True)
@@ -184,6 +191,16 @@ class SeparableConv1D:
         if shape is not None:
             shape = tuple(shape)
             self.build(shape if kwargs.get("batch_input_shape") else (None,) + shape)
+
+    def _dtype_policy(self, dtype):
+        """Set the policy attributes; the kernels' dtype (the variables')."""
+        self.dtype_policy, variable, self.compute_dtype = _normalize_dtype(dtype)
+        self._mixed = self.compute_dtype if self.dtype_policy in MIXED_POLICIES else None
+        return variable
+
+    @property
+    def variable_dtype(self):
+        return self.dtype
 
     @staticmethod
     def _get(module, identifier, argument, required=False):
@@ -227,7 +244,7 @@ class SeparableConv1D:
     def _assign(self, channels, depthwise, pointwise, bias):
         """Install validated weights (all or nothing): one new snapshot."""
         snapshot = WeightSet(depthwise, pointwise, bias, self._np_dtype,
-                             self._spec.channels_first)
+                             self._spec.channels_first, self._mixed)
         if channels != self.input_channels:
             self._plans = {}
         self.input_channels = channels
@@ -331,7 +348,7 @@ class SeparableConv1D:
         """
         dtype = self._np_dtype
         weights = self._weights  # one snapshot for the whole call
-        if (type(inputs) is np.ndarray and weights is not None
+        if (type(inputs) is np.ndarray and weights is not None and self._mixed is None
                 and inputs.dtype == dtype and inputs.ndim == 3
                 and inputs.flags.c_contiguous and inputs.flags.aligned
                 and inputs.shape[self._channels_axis] == self.input_channels):
@@ -348,6 +365,8 @@ class SeparableConv1D:
                 weights = self._weights
             x = arrays.check_input(x, dtype, self.input_channels,
                                    self._spec.channels_first)
+            if self._mixed is not None:  # Keras casts the input to the compute dtype
+                x = precision.round_to(x, self._mixed)
         kernels = functional.kernel_module()
         packed = weights.cache.get(kernels)
         if packed is None:
@@ -374,6 +393,8 @@ class SeparableConv1D:
             arrays.check_out(out, shape, dtype, x)  # raises, naming what is wrong
         forward(x, packed, out, *arguments)  # Plan.run, inlined: the hot path
         y = out if post_activation is None else apply_activation(post_activation, out)
+        if self._mixed is not None:
+            y = precision.cast_output(y, self._mixed)
         if self.activity_regularizer is not None:
             # Keras 3 divides the penalty by the batch size (0 for an empty batch).
             batch = y.shape[0]
@@ -485,7 +506,7 @@ class SeparableConv1D:
             "name": self.name,
             "trainable": self.trainable,
             "dtype": {"module": "keras", "class_name": "DTypePolicy",
-                      "config": {"name": self.dtype}, "registered_name": None},
+                      "config": {"name": self.dtype_policy}, "registered_name": None},
             "filters": self.filters,
             "kernel_size": self.kernel_size,
             "strides": self.strides,

@@ -202,9 +202,9 @@ class WeightSet:
     arrays.
     """
 
-    __slots__ = ("_arrays", "channels_first", "cache")
+    __slots__ = ("_arrays", "channels_first", "compute", "cache")
 
-    def __init__(self, depthwise, pointwise, bias, dtype, channels_first):
+    def __init__(self, depthwise, pointwise, bias, dtype, channels_first, compute=None):
         frozen = []
         for array in (depthwise, pointwise, bias):
             if array is not None:
@@ -213,6 +213,7 @@ class WeightSet:
             frozen.append(array)
         self._arrays = tuple(frozen)
         self.channels_first = bool(channels_first)
+        self.compute = compute  # a mixed policy's compute dtype: pack rounded weights
         self.cache: dict[Any, np.ndarray] = {}   # kernel module -> packed weights
 
     def __iter__(self):
@@ -220,10 +221,10 @@ class WeightSet:
 
     def __getstate__(self):
         # The arrays only: packed forms belong to this process's kernel modules.
-        return self._arrays, self.channels_first
+        return self._arrays, self.channels_first, self.compute
 
     def __setstate__(self, state):
-        arrays, self.channels_first = state
+        arrays, self.channels_first, self.compute = state
         for array in arrays:
             if array is not None:
                 array.flags.writeable = False
@@ -237,6 +238,11 @@ class WeightSet:
         packed = self.cache.get(kernels)
         if packed is None:
             depthwise, pointwise, bias = self._arrays
+            if self.compute is not None:  # Keras casts the variables to the compute dtype
+                from . import precision
+                depthwise, pointwise, bias = (
+                    None if w is None else precision.round_to(w, self.compute)
+                    for w in (depthwise, pointwise, bias))
             packed = packing.pack_forward(depthwise, pointwise, bias, self.channels_first,
                                           depthwise.dtype, kernels)
             packed.flags.writeable = False
