@@ -186,7 +186,7 @@ class BuildExt(build_ext):
         if msvc:
             base = ["/O2"] if not DEBUG else ["/Od", "/Zi"]
         else:
-            base = ["-O1", "-g"] if DEBUG else ["-O3"]
+            base = ["-O1", "-g"] if DEBUG else ["-O3", "-g0"]
             base += ["-fno-math-errno", "-Wno-unused-function", "-Wno-unreachable-code"]
             if NATIVE:
                 base.append("-march=native")
@@ -196,6 +196,13 @@ class BuildExt(build_ext):
                 "target": TARGET_ARCH, "openmp": openmp is not None, "debug": DEBUG,
                 "native": NATIVE, "sanitizers": bool(sanitize_compile), "levels": {},
                 "skipped": {}}
+        # Release builds carry no debug info (Python's own CFLAGS add -g): about
+        # 0.35 MB a module instead of 1.8 MB.  The symbol table stays, so
+        # profilers still name the kernels.
+        strip = []
+        if not DEBUG and not msvc and sys.platform.startswith("linux") and _try_compile(
+                compiler, PLAIN_PROBE, [], ["-Wl,--strip-debug"]):
+            strip = ["-Wl,--strip-debug"]
         levels = {level.module: level for level in TARGET_LEVELS}
         built = []
         for ext in self.extensions:
@@ -210,7 +217,7 @@ class BuildExt(build_ext):
                 continue
             ext.define_macros = level.macros() + [("SEPCONV_DEBUG", "1" if DEBUG else "0")]
             ext.extra_compile_args = base + isa_flags + omp_compile + sanitize_compile
-            ext.extra_link_args = omp_link + sanitize_link
+            ext.extra_link_args = omp_link + sanitize_link + strip
             info["levels"][level.name] = " ".join(ext.extra_compile_args)
             built.append(ext)
         self.extensions[:] = built
