@@ -11,7 +11,11 @@ for the kernel and the input gradient is transposed back.
 
 from __future__ import annotations
 
+from typing import Any, Optional, Tuple
+
 import numpy as np
+
+from ._typing import ArrayLike, IntOrTuple
 
 from . import activations as _activations
 from . import _fork, arrays, functional, packing, tiling
@@ -57,14 +61,30 @@ def convolution_backward(spec, x, dz, dw, pw, pad_left, num_threads, kernels):
     return dx, np.ascontiguousarray(d_depthwise), np.ascontiguousarray(d_pointwise), d_bias
 
 
-def separable_conv1d_backward(dy, x, depthwise_kernel, pointwise_kernel, bias=None,
-                              strides=1, padding="valid", dilation_rate=1, data_format=None,
-                              activation=None, num_threads=None, *, isa=None):
+def separable_conv1d_backward(dy: ArrayLike, x: ArrayLike, depthwise_kernel: ArrayLike,
+                              pointwise_kernel: ArrayLike, bias: Optional[ArrayLike] = None,
+                              strides: IntOrTuple = 1, padding: str = "valid",
+                              dilation_rate: IntOrTuple = 1,
+                              data_format: Optional[str] = None, activation: Any = None,
+                              num_threads: Optional[int] = None, *,
+                              isa: Optional[str] = None
+                              ) -> Tuple[np.ndarray, np.ndarray, np.ndarray,
+                                         Optional[np.ndarray]]:
     """Gradients of ``sum(dy * y)`` for ``y = separable_conv1d(x, ...)``.
 
-    Returns ``(dx, d_depthwise_kernel, d_pointwise_kernel, d_bias)``; ``dx``
-    has x's layout and every gradient the computation dtype (see
-    separable_conv1d); ``d_bias`` is None without a bias.
+    Parameters
+    ----------
+    dy : array_like
+        dL/dy, the shape of the forward output.
+    x, depthwise_kernel, pointwise_kernel, bias, strides, padding, dilation_rate, data_format, activation, num_threads, isa
+        As for :func:`sepconv.separable_conv1d`; validated the same way.
+
+    Returns
+    -------
+    (dx, d_depthwise_kernel, d_pointwise_kernel, d_bias)
+        ``dx`` has x's layout and every gradient the computation dtype (see
+        separable_conv1d); ``d_bias`` is None without a bias.  Bitwise
+        identical for any ``num_threads``.
     """
     spec, kernels, threads, x_array, (dw, pw, bias) = functional.prepare(
         x, depthwise_kernel, pointwise_kernel, bias, strides, padding, dilation_rate,

@@ -8,8 +8,11 @@ layer, the backward pass and Dask use the same pieces.
 from __future__ import annotations
 
 import os
+from typing import Any, Optional
 
 import numpy as np
+
+from ._typing import ArrayLike, IntOrTuple
 
 from . import _fork, arrays, dispatch, packing, tiling
 from .conv_utils import normalize_int
@@ -101,9 +104,12 @@ def _run_ladder(algorithm, spec, kernels, x, weights, out, pad_left):
     return apply_activation(spec.activation, out)
 
 
-def separable_conv1d(x, depthwise_kernel, pointwise_kernel, bias=None, strides=1,
-                     padding="valid", dilation_rate=1, data_format=None, activation=None,
-                     out=None, num_threads=None, *, isa=None, algorithm="auto"):
+def separable_conv1d(x: ArrayLike, depthwise_kernel: ArrayLike, pointwise_kernel: ArrayLike,
+                     bias: Optional[ArrayLike] = None, strides: IntOrTuple = 1,
+                     padding: str = "valid", dilation_rate: IntOrTuple = 1,
+                     data_format: Optional[str] = None, activation: Any = None,
+                     out: Optional[np.ndarray] = None, num_threads: Optional[int] = None, *,
+                     isa: Optional[str] = None, algorithm: str = "auto") -> np.ndarray:
     """Depthwise 1-D convolution, pointwise 1x1 convolution, bias, activation.
 
     Parameters

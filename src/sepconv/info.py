@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import platform
 import sys
+from typing import Optional, TextIO
 
 import numpy as np
 
@@ -47,7 +48,7 @@ def config_info():
     }
 
 
-def show_config(mode="stdout", file=None):
+def show_config(mode: str = "stdout", file: Optional[TextIO] = None) -> Optional[dict]:
     """The version, ISA levels, register blocking, OpenMP, threads, compiler and flags.
 
     ``mode="stdout"`` (default) prints them (to ``file`` if given) and returns

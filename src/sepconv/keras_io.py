@@ -49,9 +49,11 @@ import struct
 import tempfile
 import zipfile
 from contextlib import contextmanager
+from typing import Any, List, Optional, Tuple
 
 import numpy as np
 
+from ._typing import PathLike
 from .layer import KERAS_CLASS_NAMES, SeparableConv1D
 
 __all__ = ["load_keras", "list_layers", "from_keras", "to_keras"]
@@ -525,7 +527,7 @@ def _malformed_is_value_error(function):
 
 
 @_malformed_is_value_error
-def list_layers(path):
+def list_layers(path: PathLike) -> List[Tuple[str, str]]:
     """``[(name, class_name), ...]`` for every layer in a Keras model archive.
 
     ``path`` is a ``.keras`` archive (or an unzipped one, or a legacy ``.h5``
@@ -597,7 +599,8 @@ def _build(config, datasets, where):
 
 
 @_malformed_is_value_error
-def load_keras(path, layer_name, *, config=None):
+def load_keras(path: PathLike, layer_name: str, *,
+               config: Optional[Any] = None) -> SeparableConv1D:
     """A built :class:`sepconv.SeparableConv1D` with a Keras layer's config and weights.
 
     ``path`` is a Keras 3 model archive (``.keras``), or a weights file

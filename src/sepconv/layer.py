@@ -114,13 +114,54 @@ class SeparableConv1D:
     filters of ``kernel_size`` taps, then a pointwise (1x1) convolution into
     ``filters`` channels, then the bias and the activation.
 
-    Weights (Keras's shapes and order): ``depthwise_kernel`` (kernel_size,
-    in_channels, depth_multiplier), ``pointwise_kernel`` (1, in_channels *
-    depth_multiplier, filters), ``bias`` (filters,).
+    Parameters
+    ----------
+    filters : int
+        Output channels of the pointwise convolution (1 to 2**31 - 1).
+    kernel_size : int or tuple of one int
+        Taps of the depthwise convolution.
+    strides : int or tuple of one int, default 1
+        Step between depthwise windows.
+    padding : {'valid', 'same'}, default 'valid'
+        Case-insensitive. 'same' gives ``ceil(steps / strides)`` outputs,
+        padding with the smaller half on the left, as Keras does.
+    data_format : {'channels_last', 'channels_first'} or None
+        Input and output layout, (batch, steps, channels) or (batch, channels,
+        steps); None reads ``image_data_format`` from keras.json.
+    dilation_rate : int or tuple of one int, default 1
+        Spacing between the taps; may be combined with ``strides > 1``.
+    depth_multiplier : int, default 1
+        Depthwise outputs per input channel.
+    activation : str, callable, dict or None
+        Any Keras 3 activation name or config, or a callable; None is linear.
+    use_bias : bool, default True
+    depthwise_initializer, pointwise_initializer, bias_initializer
+        Keras initializer names, configs, instances or callables (defaults
+        'glorot_uniform', 'glorot_uniform', 'zeros').
+    depthwise_regularizer, pointwise_regularizer, bias_regularizer, activity_regularizer
+        Keras regularizers or None.  The activity penalty is divided by the
+        batch size, as in Keras 3 (see ``losses``).
+    depthwise_constraint, pointwise_constraint, bias_constraint
+        Keras constraints or None, applied by ``apply_constraints`` and the
+        optimizers.
+    **kwargs
+        ``name``; ``dtype``: 'float32' (default), 'float64', 'mixed_float16',
+        'mixed_bfloat16' or a Keras DTypePolicy config; ``trainable``;
+        ``input_shape`` / ``batch_input_shape`` build the layer at once.
 
-    Extra keyword arguments: ``name``, ``dtype`` ('float32' default or
-    'float64', or a Keras DTypePolicy config), ``trainable``; ``input_shape``
-    / ``batch_input_shape`` build the layer at once.
+    Attributes
+    ----------
+    depthwise_kernel : ndarray, (kernel_size, in_channels, depth_multiplier)
+    pointwise_kernel : ndarray, (1, in_channels * depth_multiplier, filters)
+    bias : ndarray, (filters,) or None
+        The weights, read-only; change them with ``set_weights``.
+
+    Examples
+    --------
+    >>> import numpy as np, sepconv
+    >>> layer = sepconv.SeparableConv1D(3, 4, 3, "same", activation="relu")
+    >>> layer(np.random.rand(4, 10, 12)).shape
+    (4, 4, 3)
     """
 
     filters = _SpecField()

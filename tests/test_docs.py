@@ -1,0 +1,45 @@
+"""The public API documents itself: every constructor and function argument is
+in its docstring, and the examples there run."""
+
+import doctest
+import inspect
+
+import pytest
+
+import sepconv
+
+PUBLIC_FUNCTIONS = [sepconv.separable_conv1d, sepconv.separable_conv1d_backward,
+                    sepconv.load_keras, sepconv.list_layers, sepconv.show_config]
+
+
+def test_every_layer_argument_is_documented():
+    doc = inspect.getdoc(sepconv.SeparableConv1D)
+    for name in inspect.signature(sepconv.SeparableConv1D.__init__).parameters:
+        if name not in ("self", "kwargs"):
+            assert name in doc, name
+
+
+@pytest.mark.parametrize("function", PUBLIC_FUNCTIONS, ids=lambda f: f.__name__)
+def test_every_function_argument_is_documented(function):
+    doc = inspect.getdoc(function)
+    for name in inspect.signature(function).parameters:
+        assert name in doc, (function.__name__, name)
+
+
+@pytest.mark.parametrize("target", [sepconv, sepconv.SeparableConv1D],
+                         ids=["package", "SeparableConv1D"])
+def test_docstring_examples_run(target):
+    finder = doctest.DocTestFinder(recurse=False)
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    tests = finder.find(target, globs={})
+    assert tests and any(t.examples for t in tests)
+    for test in tests:
+        runner.run(test)
+    assert runner.failures == 0
+
+
+def test_the_package_ships_type_information():
+    import os
+    assert os.path.exists(os.path.join(os.path.dirname(sepconv.__file__), "py.typed"))
+    hints = inspect.signature(sepconv.separable_conv1d).return_annotation
+    assert hints is not inspect.Signature.empty
