@@ -15,10 +15,9 @@ from typing import Any, Optional, Tuple
 
 import numpy as np
 
-from ._typing import ArrayLike, IntOrTuple
-
-from . import activations as _activations
 from . import _fork, arrays, functional, packing, tiling
+from . import activations as _activations
+from ._typing import ArrayLike, IntOrTuple
 
 __all__ = ["separable_conv1d_backward"]
 

@@ -12,9 +12,8 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ._typing import ArrayLike, IntOrTuple
-
 from . import _fork, arrays, dispatch, packing, tiling
+from ._typing import ArrayLike, IntOrTuple
 from .conv_utils import normalize_int
 from .plan import ConvSpec, apply_activation
 
