@@ -43,3 +43,25 @@ def test_the_package_ships_type_information():
     assert os.path.exists(os.path.join(os.path.dirname(sepconv.__file__), "py.typed"))
     hints = inspect.signature(sepconv.separable_conv1d).return_annotation
     assert hints is not inspect.Signature.empty
+
+
+def _public_callables():
+    from sepconv import activations, constraints, initializers, optimizers, regularizers
+    for module in (activations, constraints, initializers, optimizers, regularizers):
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if callable(obj):
+                yield f"{module.__name__}.{name}", obj
+
+
+@pytest.mark.parametrize("name, obj", list(_public_callables()), ids=lambda v: str(v))
+def test_every_family_argument_is_documented(name, obj):
+    target = obj.__init__ if inspect.isclass(obj) else obj
+    try:
+        parameters = inspect.signature(target).parameters
+    except (TypeError, ValueError):
+        pytest.skip(f"{name} has no inspectable signature")
+    doc = inspect.getdoc(obj) or ""
+    for parameter in parameters:
+        if parameter not in ("self", "args", "kwargs"):
+            assert parameter in doc, (name, parameter)

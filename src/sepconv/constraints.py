@@ -173,7 +173,11 @@ def serialize(constraint):
 
 
 def deserialize(config, argument=None):
-    """Constraint from a Keras config dict or a registered name."""
+    """Constraint from a Keras config dict or a registered name.
+
+    ``config`` is a Keras config dict or a registered name; ``argument`` is
+    the layer argument named in error messages (e.g. "bias_initializer").
+    """
     return REGISTRY.deserialize(config, argument)
 
 

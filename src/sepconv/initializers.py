@@ -360,6 +360,16 @@ class STFT(Initializer):
     ``window`` is a name (hann, hamming, boxcar natively; any
     ``scipy.signal.get_window`` name when SciPy is installed), an array of
     length ``T``, or None.
+
+    Parameters
+    ----------
+    side : {'real', 'imag'}, default 'real'
+        The real (cosine) or imaginary (sine) part of the transform.
+    window : str or None, default 'hann'
+        A window name ('hann', 'hamming', 'boxcar' built in; others through SciPy).
+    scaling : {'density', 'spectrum'} or None, default 'density'
+    periodic : bool, default False
+        A periodic rather than symmetric window.
     """
 
     def __init__(self, side="real", window="hann", scaling="density", periodic=False):
@@ -435,7 +445,15 @@ class STFT(Initializer):
 # ---------------------------------------------------------------------------
 @REGISTRY.register("RandomNormal", "random_normal", "normal")
 class RandomNormal(RandomInitializer):
-    """Normal draws with the given ``mean`` and ``stddev``."""
+    """Normal draws with the given ``mean`` and ``stddev``.
+
+    Parameters
+    ----------
+    mean, stddev : float, default 0.0 and 0.05
+    seed : int or None, default None
+        None draws new values on every call; an int makes every call draw the
+        same values (Keras 3's behaviour).
+    """
 
     def __init__(self, mean=0.0, stddev=0.05, seed=None):
         self.mean = normalize_real(mean, "mean")
@@ -454,7 +472,15 @@ class RandomNormal(RandomInitializer):
 
 @REGISTRY.register("TruncatedNormal", "truncated_normal")
 class TruncatedNormal(RandomInitializer):
-    """Normal draws redrawn until within two ``stddev`` of ``mean``."""
+    """Normal draws redrawn until within two ``stddev`` of ``mean``.
+
+    Parameters
+    ----------
+    mean, stddev : float, default 0.0 and 0.05
+    seed : int or None, default None
+        None draws new values on every call; an int makes every call draw the
+        same values (Keras 3's behaviour).
+    """
 
     def __init__(self, mean=0.0, stddev=0.05, seed=None):
         self.mean = normalize_real(mean, "mean")
@@ -473,7 +499,15 @@ class TruncatedNormal(RandomInitializer):
 
 @REGISTRY.register("RandomUniform", "random_uniform", "uniform")
 class RandomUniform(RandomInitializer):
-    """Uniform draws in ``[minval, maxval)``."""
+    """Uniform draws in ``[minval, maxval)``.
+
+    Parameters
+    ----------
+    minval, maxval : float, default -0.05 and 0.05
+    seed : int or None, default None
+        None draws new values on every call; an int makes every call draw the
+        same values (Keras 3's behaviour).
+    """
 
     def __init__(self, minval=-0.05, maxval=0.05, seed=None):
         self.minval = normalize_real(minval, "minval")
@@ -514,6 +548,19 @@ class VarianceScaling(RandomInitializer):
       ``scale / n``.
     * ``"untruncated_normal"``: a normal with stddev ``sqrt(scale / n)``.
     * ``"uniform"``: uniform in ``[-limit, limit]``, ``limit = sqrt(3 * scale / n)``.
+
+    Parameters
+    ----------
+    scale : float, default 1.0
+    mode : {'fan_in', 'fan_out', 'fan_avg'}, default 'fan_in'
+    distribution : {'truncated_normal', 'untruncated_normal', 'uniform'}
+        The distribution drawn from, default 'truncated_normal'.
+    seed : int or None, default None
+        None draws new values on every call; an int makes every call draw the
+        same values (Keras 3's behaviour).
+    input_axes, output_axes : int, sequence of ints or None, default None
+        Axes whose sizes are multiplied into fan_in and fan_out (Keras's
+        default: all but the last axis, and the last axis).
     """
 
     def __init__(
@@ -617,42 +664,102 @@ class _FixedVarianceScaling(VarianceScaling):
 
 @REGISTRY.register("GlorotNormal", "glorot_normal")
 class GlorotNormal(_FixedVarianceScaling):
-    """Truncated normal with variance ``2 / (fan_in + fan_out)``."""
+    """Truncated normal with variance ``2 / (fan_in + fan_out)``.
+
+    Parameters
+    ----------
+    seed : int or None, default None
+        None draws new values on every call; an int makes every call draw the
+        same values (Keras 3's behaviour).
+    input_axes, output_axes : int, sequence of ints or None, default None
+        Axes whose sizes are multiplied into fan_in and fan_out (Keras's
+        default: all but the last axis, and the last axis).
+    """
 
     _SCALE, _MODE, _DISTRIBUTION = 1.0, "fan_avg", "truncated_normal"
 
 
 @REGISTRY.register("GlorotUniform", "glorot_uniform")
 class GlorotUniform(_FixedVarianceScaling):
-    """Uniform in ``[-limit, limit]``, ``limit = sqrt(6 / (fan_in + fan_out))``."""
+    """Uniform in ``[-limit, limit]``, ``limit = sqrt(6 / (fan_in + fan_out))``.
+
+    Parameters
+    ----------
+    seed : int or None, default None
+        None draws new values on every call; an int makes every call draw the
+        same values (Keras 3's behaviour).
+    input_axes, output_axes : int, sequence of ints or None, default None
+        Axes whose sizes are multiplied into fan_in and fan_out (Keras's
+        default: all but the last axis, and the last axis).
+    """
 
     _SCALE, _MODE, _DISTRIBUTION = 1.0, "fan_avg", "uniform"
 
 
 @REGISTRY.register("HeNormal", "he_normal")
 class HeNormal(_FixedVarianceScaling):
-    """Truncated normal with variance ``2 / fan_in``."""
+    """Truncated normal with variance ``2 / fan_in``.
+
+    Parameters
+    ----------
+    seed : int or None, default None
+        None draws new values on every call; an int makes every call draw the
+        same values (Keras 3's behaviour).
+    input_axes, output_axes : int, sequence of ints or None, default None
+        Axes whose sizes are multiplied into fan_in and fan_out (Keras's
+        default: all but the last axis, and the last axis).
+    """
 
     _SCALE, _MODE, _DISTRIBUTION = 2.0, "fan_in", "truncated_normal"
 
 
 @REGISTRY.register("HeUniform", "he_uniform")
 class HeUniform(_FixedVarianceScaling):
-    """Uniform in ``[-limit, limit]``, ``limit = sqrt(6 / fan_in)``."""
+    """Uniform in ``[-limit, limit]``, ``limit = sqrt(6 / fan_in)``.
+
+    Parameters
+    ----------
+    seed : int or None, default None
+        None draws new values on every call; an int makes every call draw the
+        same values (Keras 3's behaviour).
+    input_axes, output_axes : int, sequence of ints or None, default None
+        Axes whose sizes are multiplied into fan_in and fan_out (Keras's
+        default: all but the last axis, and the last axis).
+    """
 
     _SCALE, _MODE, _DISTRIBUTION = 2.0, "fan_in", "uniform"
 
 
 @REGISTRY.register("LecunNormal", "lecun_normal")
 class LecunNormal(_FixedVarianceScaling):
-    """Truncated normal with variance ``1 / fan_in``."""
+    """Truncated normal with variance ``1 / fan_in``.
+
+    Parameters
+    ----------
+    seed : int or None, default None
+        None draws new values on every call; an int makes every call draw the
+        same values (Keras 3's behaviour).
+    input_axes, output_axes : int, sequence of ints or None, default None
+        Axes whose sizes are multiplied into fan_in and fan_out (Keras's
+        default: all but the last axis, and the last axis).
+    """
 
     _SCALE, _MODE, _DISTRIBUTION = 1.0, "fan_in", "truncated_normal"
 
 
 @REGISTRY.register("LecunUniform", "lecun_uniform")
 class LecunUniform(_FixedVarianceScaling):
-    """Uniform in ``[-limit, limit]``, ``limit = sqrt(3 / fan_in)``."""
+    """Uniform in ``[-limit, limit]``, ``limit = sqrt(3 / fan_in)``.
+
+    Parameters
+    ----------
+    seed : int or None, default None
+        None draws new values on every call; an int makes every call draw the
+        same values (Keras 3's behaviour).
+    input_axes, output_axes : int, sequence of ints or None, default None
+        Axes whose sizes are multiplied into fan_in and fan_out (Keras's
+        default: all but the last axis, and the last axis).
+    """
 
     _SCALE, _MODE, _DISTRIBUTION = 1.0, "fan_in", "uniform"
 
@@ -665,6 +772,13 @@ class Orthogonal(RandomInitializer):
     factorisation of a Gaussian matrix gives orthonormal columns (or rows, when
     there are fewer rows than columns), with signs fixed by ``diag(R)`` so the
     result is uniformly (Haar) distributed.  Needs rank >= 2.
+
+    Parameters
+    ----------
+    gain : float, default 1.0
+    seed : int or None, default None
+        None draws new values on every call; an int makes every call draw the
+        same values (Keras 3's behaviour).
     """
 
     def __init__(self, gain=1.0, seed=None):
@@ -722,7 +836,11 @@ def serialize(initializer):
 
 
 def deserialize(config, argument=None):
-    """Initializer from a Keras config dict or a registered name."""
+    """Initializer from a Keras config dict or a registered name.
+
+    ``config`` is a Keras config dict or a registered name; ``argument`` is
+    the layer argument named in error messages (e.g. "bias_initializer").
+    """
     return REGISTRY.deserialize(config, argument)
 
 

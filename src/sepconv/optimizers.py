@@ -115,6 +115,13 @@ class Optimizer:
     Subclasses set ``_slot_names`` and implement ``_update(weight, grad,
     slots, step)`` returning the new weight and the new slot arrays (a dict);
     they must not modify their arguments.
+
+    Parameters
+    ----------
+    learning_rate : float
+        The step size, > 0.
+    name : str or None
+        Defaults to the class's Keras name ('sgd', 'adam').
     """
 
     _default_name = "optimizer"
@@ -381,7 +388,13 @@ class Optimizer:
 class SGD(Optimizer):
     """Gradient descent with optional (Nesterov) momentum, Keras 3's rule.
 
-    ``momentum`` is a real number in [0, 1]; ``nesterov`` a bool.
+    Parameters
+    ----------
+    learning_rate : float, default 0.01
+        The step size, > 0.
+    momentum : float in [0, 1], default 0.0
+    nesterov : bool, default False
+    name : str or None, default 'sgd'
     """
 
     _default_name = "sgd"
@@ -417,8 +430,16 @@ class SGD(Optimizer):
 class Adam(Optimizer):
     """Adam (Kingma & Ba, 2014), with the optional AMSGrad variant, Keras 3's rule.
 
-    ``beta_1`` and ``beta_2`` are in [0, 1), ``epsilon`` is a positive number
-    (added to ``sqrt(v)``, as in Keras) and ``amsgrad`` a bool.
+    Parameters
+    ----------
+    learning_rate : float, default 0.001
+        The step size, > 0.
+    beta_1, beta_2 : float in [0, 1), default 0.9 and 0.999
+        Decay rates of the first and second moment estimates.
+    epsilon : float > 0, default 1e-7
+        Added to ``sqrt(v)``, as in Keras.
+    amsgrad : bool, default False
+    name : str or None, default 'adam'
     """
 
     _default_name = "adam"
@@ -469,7 +490,7 @@ REGISTRY.register("Adam", "adam")(Adam)
 
 
 def serialize(optimizer):
-    """Keras's ``{"module", "class_name", "config", "registered_name"}`` dict."""
+    """Keras's ``{"module", "class_name", "config", "registered_name"}`` dict of ``optimizer``."""
     if not isinstance(optimizer, Optimizer):
         raise _ArgumentTypeError(
             f"Argument `optimizer` must be a sepconv optimizer. Received: {optimizer!r}"
@@ -478,12 +499,12 @@ def serialize(optimizer):
 
 
 def deserialize(config):
-    """An optimizer from :func:`serialize`'s dict (or Keras's), or from a name."""
+    """An optimizer from ``config``: :func:`serialize`'s dict (or Keras's), or a name."""
     return REGISTRY.deserialize(config, "optimizer")
 
 
 def get(identifier):
-    """An optimizer from an instance, a name ('sgd', 'adam', 'SGD', 'Adam') or a config dict."""
+    """An optimizer from ``identifier``: an instance, a name ('sgd', 'adam') or a config dict."""
     if isinstance(identifier, Optimizer):
         return identifier
     if isinstance(identifier, (str, dict)):

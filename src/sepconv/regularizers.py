@@ -246,7 +246,11 @@ def serialize(regularizer):
 
 
 def deserialize(config, argument=None):
-    """Regularizer from a Keras config dict or a registered name."""
+    """Regularizer from a Keras config dict or a registered name.
+
+    ``config`` is a Keras config dict or a registered name; ``argument`` is
+    the layer argument named in error messages (e.g. "bias_initializer").
+    """
     obj = REGISTRY.deserialize(config, argument)
     if obj is _l1_l2_shortcut:
         inner = {}

@@ -20,7 +20,7 @@ class _IdentifierError(TypeError, ValueError):
 
 
 def name_of(fn):
-    """The canonical Keras name of a built-in activation function, else None."""
+    """The canonical Keras name of ``fn`` if it is a built-in activation, else None."""
     return _REGISTRY.canonical_name(fn)
 
 
