@@ -12,14 +12,24 @@ from __future__ import annotations
 
 import itertools
 import threading
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from . import (_fork, activations, arrays, constraints, functional, initializers, precision,
-               regularizers)
-from .precision import MIXED_POLICIES
+from . import (
+    _fork,
+    activations,
+    arrays,
+    constraints,
+    functional,
+    initializers,
+    precision,
+    regularizers,
+)
+from ._typing import ArrayLike
 from .conv_utils import normalize_int
 from .plan import ConvSpec, WeightSet, apply_activation
+from .precision import MIXED_POLICIES
 
 __all__ = ["SeparableConv1D"]
 
@@ -240,7 +250,7 @@ class SeparableConv1D:
         return variable
 
     @property
-    def variable_dtype(self):
+    def variable_dtype(self) -> str:
         return self.dtype
 
     @staticmethod
@@ -256,13 +266,13 @@ class SeparableConv1D:
 
     # ------------------------------------------------------------------ weights
     @property
-    def built(self):
+    def built(self) -> bool:
         return self._weights is not None
 
     def _channel_axis(self):
         return self._channels_axis
 
-    def build(self, input_shape):
+    def build(self, input_shape: Sequence[Optional[int]]) -> None:
         """Create the weights for inputs of ``input_shape`` (batch, steps, channels)."""
         shape = tuple(input_shape)
         if len(shape) != 3:
@@ -293,37 +303,37 @@ class SeparableConv1D:
         self._saved = None
 
     @property
-    def depthwise_kernel(self):
+    def depthwise_kernel(self) -> Optional[np.ndarray]:
         return self._weights[0] if self.built else None
 
     @property
-    def pointwise_kernel(self):
+    def pointwise_kernel(self) -> Optional[np.ndarray]:
         return self._weights[1] if self.built else None
 
     @property
-    def bias(self):
+    def bias(self) -> Optional[np.ndarray]:
         return self._weights[2] if self.built else None
 
     @property
-    def weights(self):
+    def weights(self) -> List[np.ndarray]:
         """The weight arrays, Keras's order (read-only views; use set_weights)."""
         if not self.built:
             return []
         return [w for w in self._weights if w is not None]
 
     @property
-    def trainable_weights(self):
+    def trainable_weights(self) -> List[np.ndarray]:
         return self.weights if self.trainable else []
 
     @property
-    def non_trainable_weights(self):
+    def non_trainable_weights(self) -> List[np.ndarray]:
         return [] if self.trainable else self.weights
 
-    def get_weights(self):
+    def get_weights(self) -> List[np.ndarray]:
         """Copies of the weights: [depthwise_kernel, pointwise_kernel(, bias)]."""
         return [np.array(w) for w in self.weights]
 
-    def set_weights(self, weights):
+    def set_weights(self, weights: Sequence[ArrayLike]) -> None:
         """Replace the weights; shapes are checked and nothing changes on error.
 
         On a layer that is not built yet, the input channel count is taken from
@@ -352,14 +362,15 @@ class SeparableConv1D:
                                  f"received shape {array.shape}.")
         self._assign(channels, given[0], given[1], given[2] if self.use_bias else None)
 
-    def count_params(self):
+    def count_params(self) -> int:
         if not self.built:
             raise ValueError(f"Layer {self.name!r} is not built yet: call build() or the "
                              "layer first.")
         return int(sum(w.size for w in self.weights))
 
     # ------------------------------------------------------------------- shapes
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Sequence[Optional[int]]
+                             ) -> Tuple[Optional[int], ...]:
         """The output shape for ``input_shape`` (None for an unknown batch or length)."""
         shape = tuple(input_shape)
         if len(shape) != 3:
@@ -381,7 +392,9 @@ class SeparableConv1D:
             self._plans[key] = plan
         return plan
 
-    def __call__(self, inputs, training=None, *, out=None, num_threads=None):
+    def __call__(self, inputs: Any, training: Optional[bool] = None, *,
+                 out: Optional[np.ndarray] = None,
+                 num_threads: Optional[int] = None) -> Any:
         """Apply the layer to ``inputs``; builds it on the first call.
 
         ``out`` is an optional preallocated output; ``num_threads`` defaults to
@@ -447,7 +460,9 @@ class SeparableConv1D:
             self._saved = (np.array(x), np.array(y), threads, weights)
         return y
 
-    def backward(self, dy, include_regularization=True, num_threads=None):
+    def backward(self, dy: ArrayLike, include_regularization: bool = True,
+                 num_threads: Optional[int] = None
+                 ) -> Tuple[np.ndarray, List[np.ndarray]]:
         """Gradients for the last ``layer(x, training=True)`` call.
 
         Returns ``(dx, grads)``: ``dx`` has the input's layout, ``grads`` is
@@ -498,7 +513,7 @@ class SeparableConv1D:
 
     # ------------------------------------------------------ losses, constraints
     @property
-    def losses(self):
+    def losses(self) -> List[float]:
         """Keras's order: the activity penalty of the last call (divided by its batch
         size), then the penalties of the trainable weights (none when the layer is
         not trainable)."""
@@ -512,7 +527,7 @@ class SeparableConv1D:
             result.extend(float(reg(w)) for reg, w in pairs if reg is not None and w is not None)
         return result
 
-    def apply_constraints(self):
+    def apply_constraints(self) -> None:
         """Project the weights with their constraints (after an update)."""
         if not self.built:
             return
@@ -541,7 +556,7 @@ class SeparableConv1D:
         self.__dict__.update(state)
 
     # ------------------------------------------------------------------- config
-    def get_config(self):
+    def get_config(self) -> Dict[str, Any]:
         """Keras 3's config dict for this layer."""
         return {
             "name": self.name,
@@ -570,7 +585,7 @@ class SeparableConv1D:
         }
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: Dict[str, Any]) -> "SeparableConv1D":
         """A layer from a config dict (its own, or a real Keras 3 get_config())."""
         if not isinstance(config, dict):
             raise TypeError(f"Argument `config` must be a dict, received "
@@ -578,7 +593,7 @@ class SeparableConv1D:
         return cls(**config)
 
     @classmethod
-    def from_keras(cls, keras_layer):
+    def from_keras(cls, keras_layer: Any) -> "SeparableConv1D":
         """A sepconv layer with a ``keras.layers.SeparableConv1D``'s config and weights.
 
         ``keras_layer`` may be built or not (then the sepconv layer is unbuilt too).
@@ -599,7 +614,7 @@ class SeparableConv1D:
                 layer.set_weights(weights)
         return layer
 
-    def to_keras(self):
+    def to_keras(self) -> Any:
         """A ``keras.layers.SeparableConv1D`` with this layer's config (and weights if built).
 
         Built for inputs with this layer's channel count (any number of steps)
