@@ -664,102 +664,42 @@ class _FixedVarianceScaling(VarianceScaling):
 
 @REGISTRY.register("GlorotNormal", "glorot_normal")
 class GlorotNormal(_FixedVarianceScaling):
-    """Truncated normal with variance ``2 / (fan_in + fan_out)``.
-
-    Parameters
-    ----------
-    seed : int or None, default None
-        None draws new values on every call; an int makes every call draw the
-        same values (Keras 3's behaviour).
-    input_axes, output_axes : int, sequence of ints or None, default None
-        Axes whose sizes are multiplied into fan_in and fan_out (Keras's
-        default: all but the last axis, and the last axis).
-    """
+    """Truncated normal with variance ``2 / (fan_in + fan_out)``."""
 
     _SCALE, _MODE, _DISTRIBUTION = 1.0, "fan_avg", "truncated_normal"
 
 
 @REGISTRY.register("GlorotUniform", "glorot_uniform")
 class GlorotUniform(_FixedVarianceScaling):
-    """Uniform in ``[-limit, limit]``, ``limit = sqrt(6 / (fan_in + fan_out))``.
-
-    Parameters
-    ----------
-    seed : int or None, default None
-        None draws new values on every call; an int makes every call draw the
-        same values (Keras 3's behaviour).
-    input_axes, output_axes : int, sequence of ints or None, default None
-        Axes whose sizes are multiplied into fan_in and fan_out (Keras's
-        default: all but the last axis, and the last axis).
-    """
+    """Uniform in ``[-limit, limit]``, ``limit = sqrt(6 / (fan_in + fan_out))``."""
 
     _SCALE, _MODE, _DISTRIBUTION = 1.0, "fan_avg", "uniform"
 
 
 @REGISTRY.register("HeNormal", "he_normal")
 class HeNormal(_FixedVarianceScaling):
-    """Truncated normal with variance ``2 / fan_in``.
-
-    Parameters
-    ----------
-    seed : int or None, default None
-        None draws new values on every call; an int makes every call draw the
-        same values (Keras 3's behaviour).
-    input_axes, output_axes : int, sequence of ints or None, default None
-        Axes whose sizes are multiplied into fan_in and fan_out (Keras's
-        default: all but the last axis, and the last axis).
-    """
+    """Truncated normal with variance ``2 / fan_in``."""
 
     _SCALE, _MODE, _DISTRIBUTION = 2.0, "fan_in", "truncated_normal"
 
 
 @REGISTRY.register("HeUniform", "he_uniform")
 class HeUniform(_FixedVarianceScaling):
-    """Uniform in ``[-limit, limit]``, ``limit = sqrt(6 / fan_in)``.
-
-    Parameters
-    ----------
-    seed : int or None, default None
-        None draws new values on every call; an int makes every call draw the
-        same values (Keras 3's behaviour).
-    input_axes, output_axes : int, sequence of ints or None, default None
-        Axes whose sizes are multiplied into fan_in and fan_out (Keras's
-        default: all but the last axis, and the last axis).
-    """
+    """Uniform in ``[-limit, limit]``, ``limit = sqrt(6 / fan_in)``."""
 
     _SCALE, _MODE, _DISTRIBUTION = 2.0, "fan_in", "uniform"
 
 
 @REGISTRY.register("LecunNormal", "lecun_normal")
 class LecunNormal(_FixedVarianceScaling):
-    """Truncated normal with variance ``1 / fan_in``.
-
-    Parameters
-    ----------
-    seed : int or None, default None
-        None draws new values on every call; an int makes every call draw the
-        same values (Keras 3's behaviour).
-    input_axes, output_axes : int, sequence of ints or None, default None
-        Axes whose sizes are multiplied into fan_in and fan_out (Keras's
-        default: all but the last axis, and the last axis).
-    """
+    """Truncated normal with variance ``1 / fan_in``."""
 
     _SCALE, _MODE, _DISTRIBUTION = 1.0, "fan_in", "truncated_normal"
 
 
 @REGISTRY.register("LecunUniform", "lecun_uniform")
 class LecunUniform(_FixedVarianceScaling):
-    """Uniform in ``[-limit, limit]``, ``limit = sqrt(3 / fan_in)``.
-
-    Parameters
-    ----------
-    seed : int or None, default None
-        None draws new values on every call; an int makes every call draw the
-        same values (Keras 3's behaviour).
-    input_axes, output_axes : int, sequence of ints or None, default None
-        Axes whose sizes are multiplied into fan_in and fan_out (Keras's
-        default: all but the last axis, and the last axis).
-    """
+    """Uniform in ``[-limit, limit]``, ``limit = sqrt(3 / fan_in)``."""
 
     _SCALE, _MODE, _DISTRIBUTION = 1.0, "fan_in", "uniform"
 
@@ -833,6 +773,22 @@ orthogonal = Orthogonal
 def serialize(initializer):
     """Keras config dict of a registered initializer instance (None -> None)."""
     return REGISTRY.serialize(initializer)
+
+
+# The six share their arguments; one Parameters section for all of them.
+_FIXED_PARAMETERS = """
+
+    Parameters
+    ----------
+    seed : int or None, default None
+        None draws new values on every call; an int makes every call draw the
+        same values (Keras 3's behaviour).
+    input_axes, output_axes : int, sequence of ints or None, default None
+        Axes whose sizes are multiplied into fan_in and fan_out (Keras's
+        default: all but the last axis, and the last axis).
+    """
+for _cls in (GlorotNormal, GlorotUniform, HeNormal, HeUniform, LecunNormal, LecunUniform):
+    _cls.__doc__ = _cls.__doc__.rstrip() + _FIXED_PARAMETERS
 
 
 def deserialize(config, argument=None):
