@@ -788,7 +788,8 @@ _FIXED_PARAMETERS = """
         default: all but the last axis, and the last axis).
     """
 for _cls in (GlorotNormal, GlorotUniform, HeNormal, HeUniform, LecunNormal, LecunUniform):
-    _cls.__doc__ = _cls.__doc__.rstrip() + _FIXED_PARAMETERS
+    if _cls.__doc__:  # None under python -OO
+        _cls.__doc__ = _cls.__doc__.rstrip() + _FIXED_PARAMETERS
 
 
 def deserialize(config, argument=None):
