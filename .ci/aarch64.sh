@@ -45,7 +45,7 @@ if [ ! -e "$ROOT/.sepconv-ready" ]; then
         || { tail -30 "$ROOT.log"; exit 1; }
     touch "$ROOT/.sepconv-ready"
 fi
-chroot "$ROOT" /usr/bin/uname -m | grep -qx aarch64
+[ "$(chroot "$ROOT" /usr/bin/uname -m)" = aarch64 ] || { echo "the chroot is not aarch64"; exit 1; }
 # shellcheck disable=SC2086
 if ! chroot "$ROOT" dpkg -s $EXTRAS >/dev/null 2>&1; then
     log "installing $EXTRAS in the chroot"

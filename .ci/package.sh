@@ -38,7 +38,8 @@ PATH="$work/tools/bin:$PATH" "$work/tools/bin/auditwheel" repair --wheel-dir "$w
     >"$work/repair.log" 2>&1 || { cat "$work/repair.log"; exit 1; }
 wheel="$(ls "$work"/repaired/sepconv-*.whl)"
 echo "wheel: $(basename "$wheel"), $(du -k "$wheel" | cut -f1) KiB"
-python3 -m zipfile -l "$wheel" | grep -q "LICENSE" || { echo "wheel lacks LICENSE"; exit 1; }
+python3 -m zipfile -l "$wheel" >"$work/wheel.txt"  # to a file: grep -q would close the pipe early
+grep -q "LICENSE" "$work/wheel.txt" || { echo "wheel lacks LICENSE"; exit 1; }
 python3 -m venv "$work/from-wheel"
 "$work/from-wheel/bin/python" -m pip install --quiet --upgrade pip
 "$work/from-wheel/bin/python" -m pip install --quiet "$wheel" pytest hypothesis "dask[array]" h5py joblib
