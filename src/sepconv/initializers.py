@@ -450,9 +450,6 @@ class RandomNormal(RandomInitializer):
     Parameters
     ----------
     mean, stddev : float, default 0.0 and 0.05
-    seed : int or None, default None
-        None draws new values on every call; an int makes every call draw the
-        same values (Keras 3's behaviour).
     """
 
     def __init__(self, mean=0.0, stddev=0.05, seed=None):
@@ -477,9 +474,6 @@ class TruncatedNormal(RandomInitializer):
     Parameters
     ----------
     mean, stddev : float, default 0.0 and 0.05
-    seed : int or None, default None
-        None draws new values on every call; an int makes every call draw the
-        same values (Keras 3's behaviour).
     """
 
     def __init__(self, mean=0.0, stddev=0.05, seed=None):
@@ -504,9 +498,6 @@ class RandomUniform(RandomInitializer):
     Parameters
     ----------
     minval, maxval : float, default -0.05 and 0.05
-    seed : int or None, default None
-        None draws new values on every call; an int makes every call draw the
-        same values (Keras 3's behaviour).
     """
 
     def __init__(self, minval=-0.05, maxval=0.05, seed=None):
@@ -555,12 +546,6 @@ class VarianceScaling(RandomInitializer):
     mode : {'fan_in', 'fan_out', 'fan_avg'}, default 'fan_in'
     distribution : {'truncated_normal', 'untruncated_normal', 'uniform'}
         The distribution drawn from, default 'truncated_normal'.
-    seed : int or None, default None
-        None draws new values on every call; an int makes every call draw the
-        same values (Keras 3's behaviour).
-    input_axes, output_axes : int, sequence of ints or None, default None
-        Axes whose sizes are multiplied into fan_in and fan_out (Keras's
-        default: all but the last axis, and the last axis).
     """
 
     def __init__(
@@ -716,9 +701,6 @@ class Orthogonal(RandomInitializer):
     Parameters
     ----------
     gain : float, default 1.0
-    seed : int or None, default None
-        None draws new values on every call; an int makes every call draw the
-        same values (Keras 3's behaviour).
     """
 
     def __init__(self, gain=1.0, seed=None):
@@ -775,21 +757,24 @@ def serialize(initializer):
     return REGISTRY.serialize(initializer)
 
 
-# The six share their arguments; one Parameters section for all of them.
-_FIXED_PARAMETERS = """
-
-    Parameters
-    ----------
+# Arguments that several initializers share, documented once and appended to
+# each class's docstring (docstrings are None under python -OO).
+_SEED_PARAMETER = """
     seed : int or None, default None
         None draws new values on every call; an int makes every call draw the
-        same values (Keras 3's behaviour).
+        same values (Keras 3's behaviour)."""
+_AXES_PARAMETER = """
     input_axes, output_axes : int, sequence of ints or None, default None
         Axes whose sizes are multiplied into fan_in and fan_out (Keras's
-        default: all but the last axis, and the last axis).
-    """
-for _cls in (GlorotNormal, GlorotUniform, HeNormal, HeUniform, LecunNormal, LecunUniform):
-    if _cls.__doc__:  # None under python -OO
-        _cls.__doc__ = _cls.__doc__.rstrip() + _FIXED_PARAMETERS
+        default: all but the last axis, and the last axis)."""
+_FIXED = (GlorotNormal, GlorotUniform, HeNormal, HeUniform, LecunNormal, LecunUniform)
+for _cls in (RandomNormal, TruncatedNormal, RandomUniform, VarianceScaling, Orthogonal) + _FIXED:
+    if _cls.__doc__:
+        if "Parameters\n    ----------" not in _cls.__doc__:
+            _cls.__doc__ = _cls.__doc__.rstrip() + "\n\n    Parameters\n    ----------"
+        _cls.__doc__ = (_cls.__doc__.rstrip() + _SEED_PARAMETER
+                        + (_AXES_PARAMETER if _cls in _FIXED or _cls is VarianceScaling
+                           else "") + "\n    ")
 
 
 def deserialize(config, argument=None):

@@ -327,7 +327,11 @@ def _h5_file(h5py, source, path):
     try:
         handle = h5py.File(source, "r")
     except OSError as exc:
-        if isinstance(source, str) and not os.access(source, os.R_OK):
+        # PermissionError, FileNotFoundError, ...: the file cannot be read, which
+        # stays an OSError (the same rule as _malformed_is_value_error).  A plain
+        # OSError from HDF5 means the content is not HDF5.
+        if type(exc) is not OSError or (isinstance(source, str)
+                                        and not os.access(source, os.R_OK)):
             raise
         raise ValueError(f"{path!r} is not a valid HDF5 file ({exc}).") from None
     with handle:

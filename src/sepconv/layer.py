@@ -236,7 +236,7 @@ class SeparableConv1D:
         self._weights = None        # WeightSet snapshot, replaced whole on change
         self._plans = {}            # (input shape, threads, kernel module) -> Plan
         self._activity_loss = None
-        self._saved = None          # (x, y, threads) of the last training call
+        self._saved = None          # (x, y, threads, WeightSet) of the last training call
         self.input_channels = None
         shape = kwargs.get("batch_input_shape") or kwargs.get("input_shape")
         if shape is not None:
@@ -269,16 +269,13 @@ class SeparableConv1D:
     def built(self) -> bool:
         return self._weights is not None
 
-    def _channel_axis(self):
-        return self._channels_axis
-
     def build(self, input_shape: Sequence[Optional[int]]) -> None:
         """Create the weights for inputs of ``input_shape`` (batch, steps, channels)."""
         shape = tuple(input_shape)
         if len(shape) != 3:
             raise ValueError(f"Argument `input_shape` must have 3 entries (batch, steps, "
                              f"channels), received input_shape={input_shape!r}.")
-        channels = shape[self._channel_axis()]
+        channels = shape[self._channels_axis]
         if channels is None:
             raise ValueError(f"The channel dimension of `input_shape` must be known, "
                              f"received input_shape={input_shape!r}.")
@@ -296,9 +293,7 @@ class SeparableConv1D:
         """Install validated weights (all or nothing): one new snapshot."""
         snapshot = WeightSet(depthwise, pointwise, bias, self._np_dtype,
                              self._spec.channels_first, self._mixed)
-        if channels != self.input_channels:
-            self._plans = {}
-        self.input_channels = channels
+        self.input_channels = channels  # plans depend on it only through the input shape
         self._weights = snapshot
         self._saved = None
 
