@@ -215,7 +215,8 @@ class BuildExt(build_ext):
                               f"still run.")
                 info["skipped"][level.name] = " ".join(isa_flags)
                 continue
-            ext.define_macros = level.macros() + [("SEPCONV_DEBUG", "1" if DEBUG else "0")]
+            ext.define_macros = (NUMPY_MACROS + level.macros()
+                                 + [("SEPCONV_DEBUG", "1" if DEBUG else "0")])
             ext.extra_compile_args = base + isa_flags + omp_compile + sanitize_compile
             ext.extra_link_args = omp_link + sanitize_link + strip
             info["levels"][level.name] = " ".join(ext.extra_compile_args)
@@ -235,7 +236,12 @@ def _write_build_info(info, build_lib):
                 handle.write(text)
 
 
+# The kernels use NumPy's C API for the bound entry points (no deprecated API).
+NUMPY_MACROS = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
+
+
 def _extensions():
+    import numpy
     from Cython.Build import cythonize
 
     stub_dir = os.path.join(HERE, "build", "isa_stubs")
@@ -245,7 +251,8 @@ def _extensions():
         if level.name == "baseline":
             extensions.append(Extension(level.module,
                                         [os.path.join("src", "kernels", "_sepconv.pyx")],
-                                        include_dirs=[KERNELS]))
+                                        include_dirs=[KERNELS, numpy.get_include()],
+                                        define_macros=NUMPY_MACROS))
             continue
         # A stub per level: the same kernel source under another module name.
         stub = os.path.join(stub_dir, level.module.rsplit(".", 1)[-1] + ".pyx")
@@ -254,7 +261,8 @@ def _extensions():
             with open(stub, "w") as handle:
                 handle.write(text)
         extensions.append(Extension(level.module, [os.path.relpath(stub, HERE)],
-                                    include_dirs=[KERNELS]))
+                                    include_dirs=[KERNELS, numpy.get_include()],
+                                    define_macros=NUMPY_MACROS))
     directives = {
         "language_level": 3,
         "boundscheck": DEBUG,

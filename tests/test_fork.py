@@ -28,6 +28,8 @@ PRELUDE = textwrap.dedent("""
     dy = np.ones_like(expected)
     layer(x, training=True, num_threads=2)
     dx_expected, grads_expected = layer.backward(dy, num_threads=2)
+    prepared = layer.prepare(x.shape, num_threads=2)   # threads fixed in the parent
+    assert prepared.num_threads == 2
 
     def work(_=None):
         y = layer(x, num_threads=2)
@@ -35,7 +37,9 @@ PRELUDE = textwrap.dedent("""
         dx, grads = layer.backward(dy, num_threads=2)
         f = sepconv.separable_conv1d(x, *layer.weights, padding="same", activation="tanh",
                                      num_threads=2)
+        p = prepared(x)
         ok = (np.array_equal(y, expected) and np.array_equal(f, expected)
+              and np.array_equal(p, expected)
               and np.array_equal(dx, dx_expected)
               and all(np.array_equal(a, b) for a, b in zip(grads, grads_expected)))
         return bool(ok)

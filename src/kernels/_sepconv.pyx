@@ -64,6 +64,10 @@
 from cython.parallel cimport prange, parallel
 from libc.stdlib cimport malloc, free
 from libc.math cimport exp, expm1, tanh
+from libc.stdint cimport uintptr_t
+cimport numpy as cnp
+
+cnp.import_array()
 
 cdef extern from "microkernels.h":
     int omp_get_max_threads() noexcept nogil
@@ -531,6 +535,245 @@ cdef int _forward_views(const floating[:, :, ::1] x, const floating[::1] packed,
     if status != 0:
         raise MemoryError("sepconv: could not allocate the per-thread scratch tiles")
     return 0
+
+
+# --------------------------------------------------------------------------
+# Bound entry points: a forward kernel bound to one input shape, geometry and
+# thread count.  Acquiring three typed memoryviews was most of a small call's
+# cost (about 1 us of 1.2); these check the arrays with a few C comparisons
+# (exact type, dtype, byte order, shape, layout, sizes, overlap) and pass raw
+# pointers.  The checks are the kernel's own guard, not argument validation:
+# sepconv.plan and sepconv.arrays validated everything, and a mismatch here
+# is an error that says which array broke the contract.
+# --------------------------------------------------------------------------
+cdef int _serial_only = 0
+
+
+def mark_serial_only():
+    """Run every later call with one thread (sepconv._fork: a child forked after
+    threads ran, whose OpenMP pool is gone)."""
+    global _serial_only
+    _serial_only = 1
+
+
+cdef inline bint _has_layout(object array, int typenum, const cnp.npy_intp* dims,
+                             bint exact) noexcept:
+    # An ndarray (exactly, or any subclass) of this dtype in native byte
+    # order, C-contiguous and aligned, of shape dims.
+    cdef cnp.ndarray view
+    cdef cnp.npy_intp* shape
+    if exact:
+        if not cnp.PyArray_CheckExact(array):
+            return False
+    elif not cnp.PyArray_Check(array):
+        return False
+    view = <cnp.ndarray>array
+    if cnp.PyArray_TYPE(view) != typenum or cnp.PyArray_NDIM(view) != 3:
+        return False
+    if not (cnp.PyArray_IS_C_CONTIGUOUS(view) and cnp.PyArray_ISALIGNED(view)
+            and cnp.PyArray_ISNOTSWAPPED(view)):
+        return False
+    shape = cnp.PyArray_DIMS(view)
+    return shape[0] == dims[0] and shape[1] == dims[1] and shape[2] == dims[2]
+
+
+cdef inline bint _writable_apart(cnp.ndarray out, cnp.ndarray x) noexcept:
+    # out can be written and its bytes do not overlap x's (both contiguous).
+    cdef uintptr_t o0 = <uintptr_t>cnp.PyArray_DATA(out)
+    cdef uintptr_t x0 = <uintptr_t>cnp.PyArray_DATA(x)
+    cdef uintptr_t o1 = o0 + <uintptr_t>cnp.PyArray_NBYTES(out)
+    cdef uintptr_t x1 = x0 + <uintptr_t>cnp.PyArray_NBYTES(x)
+    return cnp.PyArray_ISWRITEABLE(out) and (o1 <= x0 or x1 <= o0)
+
+
+cdef class BoundForward:
+    """The forward kernel bound to one input shape, geometry and thread count.
+
+    Made by ``sepconv.plan.ConvSpec.plan`` from validated arguments.
+    ``run(x, packed, out)`` runs it on arrays of exactly the planned shapes
+    and dtype (C-contiguous, aligned, native byte order; ``out`` writable and
+    apart from ``x``; ``packed`` the size this plan's packed weights have)
+    and returns ``out``; anything else is a ValueError before the kernel runs.
+    """
+    cdef readonly tuple input_shape
+    cdef readonly tuple output_shape
+    cdef readonly int threads
+    cdef readonly Py_ssize_t tile
+    cdef readonly object dtype
+    cdef int typenum
+    cdef cnp.npy_intp in_dims[3]
+    cdef cnp.npy_intp out_dims[3]
+    cdef cnp.npy_intp packed_size
+    cdef bint channels_first
+    cdef bint use_bias
+    cdef int act
+    cdef Py_ssize_t taps, mult, filters, stride, dilation, pad_left
+
+    def __init__(self, dtype, tuple input_shape, tuple output_shape, bint channels_first,
+                 Py_ssize_t taps, Py_ssize_t mult, Py_ssize_t filters, bint use_bias,
+                 int act, Py_ssize_t stride, Py_ssize_t dilation, Py_ssize_t pad_left,
+                 Py_ssize_t tile, int threads, Py_ssize_t packed_size):
+        cdef int i
+        self.dtype = dtype
+        self.typenum = cnp.NPY_FLOAT if dtype == "float32" else cnp.NPY_DOUBLE
+        self.input_shape = input_shape
+        self.output_shape = output_shape
+        for i in range(3):
+            self.in_dims[i] = input_shape[i]
+            self.out_dims[i] = output_shape[i]
+        self.channels_first = channels_first
+        self.taps = taps
+        self.mult = mult
+        self.filters = filters
+        self.use_bias = use_bias
+        self.act = act
+        self.stride = stride
+        self.dilation = dilation
+        self.pad_left = pad_left
+        self.tile = tile
+        self.threads = threads
+        self.packed_size = packed_size
+        if SEPCONV_DEBUG:
+            _assert_multiple("tile", tile, (SEPCONV_NR_F32 if self.typenum == cnp.NPY_FLOAT
+                                            else SEPCONV_NR_F64) if channels_first
+                             else SEPCONV_MR)
+            if not channels_first:
+                _assert_multiple("tile", tile, SEPCONV_DW_ROWS)
+
+    cdef bint _packed_ok(self, object packed) noexcept:
+        cdef cnp.ndarray view
+        if not cnp.PyArray_Check(packed):
+            return False
+        view = <cnp.ndarray>packed
+        return (cnp.PyArray_TYPE(view) == self.typenum and cnp.PyArray_NDIM(view) == 1
+                and cnp.PyArray_IS_C_CONTIGUOUS(view) and cnp.PyArray_ISALIGNED(view)
+                and cnp.PyArray_ISNOTSWAPPED(view)
+                and cnp.PyArray_DIMS(view)[0] == self.packed_size)
+
+    cdef int launch(self, cnp.ndarray x, cnp.ndarray packed, cnp.ndarray out) except -1:
+        # The arrays were checked by the caller (run, or Prepared.__call__).
+        cdef int status = 0
+        cdef int threads = 1 if _serial_only else self.threads
+        cdef Py_ssize_t batch = self.in_dims[0]
+        cdef Py_ssize_t steps, channels, out_steps
+        cdef void* xp = cnp.PyArray_DATA(x)
+        cdef void* wp = cnp.PyArray_DATA(packed)
+        cdef void* yp = cnp.PyArray_DATA(out)
+        if self.channels_first:
+            channels, steps, out_steps = self.in_dims[1], self.in_dims[2], self.out_dims[2]
+        else:
+            steps, channels, out_steps = self.in_dims[1], self.in_dims[2], self.out_dims[1]
+        if self.out_dims[0] == 0 or self.out_dims[1] == 0 or self.out_dims[2] == 0:
+            return 0
+        with nogil:
+            if self.typenum == cnp.NPY_FLOAT:
+                status = _forward(<const float*>xp, batch, steps, channels, <const float*>wp,
+                                  <float*>yp, out_steps, self.channels_first, self.taps,
+                                  self.mult, self.filters, self.use_bias, self.act,
+                                  self.stride, self.dilation, self.pad_left, self.tile,
+                                  threads)
+            else:
+                status = _forward(<const double*>xp, batch, steps, channels, <const double*>wp,
+                                  <double*>yp, out_steps, self.channels_first, self.taps,
+                                  self.mult, self.filters, self.use_bias, self.act,
+                                  self.stride, self.dilation, self.pad_left, self.tile,
+                                  threads)
+        if status != 0:
+            raise MemoryError("sepconv: could not allocate the per-thread scratch tiles")
+        return 0
+
+    def run(self, x, packed, out):
+        """The kernel on ``x`` into ``out`` with ``packed`` weights; returns ``out``."""
+        if not _has_layout(x, self.typenum, self.in_dims, False):
+            raise ValueError(f"sepconv kernel: x must be a C-contiguous {self.dtype} array "
+                             f"of shape {self.input_shape}")
+        if not (_has_layout(out, self.typenum, self.out_dims, False)
+                and _writable_apart(<cnp.ndarray>out, <cnp.ndarray>x)):
+            raise ValueError(f"sepconv kernel: out must be a writable C-contiguous "
+                             f"{self.dtype} array of shape {self.output_shape} apart from x")
+        if not self._packed_ok(packed):
+            raise ValueError(f"sepconv kernel: packed must be {self.packed_size} "
+                             f"{self.dtype} values")
+        self.launch(x, packed, out)
+        return out
+
+
+cdef class Prepared:
+    """A layer's forward call for one input shape (``SeparableConv1D.prepare``).
+
+    ``prepared(x, out=None)``: an ndarray of exactly the prepared shape and
+    the layer's dtype, C-contiguous and aligned, goes straight to the kernel;
+    anything else goes through ``convert`` (the layer's validation and
+    conversion, which raises naming the argument).  ``out`` likewise: a
+    mismatch goes to ``check_out``, which raises.  The weights are the
+    owner's current snapshot (``owner._weights``), packed again only when
+    the snapshot changed.  ``finish`` (or None) takes the kernel's output
+    and returns the result: an activation the kernel does not fuse, a mixed
+    policy's output cast.
+    """
+    cdef readonly BoundForward bound
+    cdef object owner
+    cdef object kernels
+    cdef object snapshot
+    cdef object packed
+    cdef object convert
+    cdef object check_out
+    cdef object finish
+    cdef bint always_convert
+
+    def __init__(self, BoundForward bound, owner, kernels, convert, check_out, finish,
+                 bint always_convert):
+        self.bound = bound
+        self.owner = owner
+        self.kernels = kernels
+        self.convert = convert
+        self.check_out = check_out
+        self.finish = finish
+        self.always_convert = always_convert
+        self.snapshot = None
+        self.packed = None
+
+    @property
+    def input_shape(self):
+        return self.bound.input_shape
+
+    @property
+    def output_shape(self):
+        return self.bound.output_shape
+
+    @property
+    def num_threads(self):
+        return self.bound.threads
+
+    def __call__(self, x, out=None):
+        cdef BoundForward bound = self.bound
+        snapshot = self.owner._weights
+        if snapshot is self.snapshot:
+            packed = self.packed
+        else:  # set_weights since the last call (or the first call)
+            packed = snapshot.packed(self.kernels)
+            if not bound._packed_ok(packed):
+                raise ValueError("sepconv: the layer's weights no longer fit this prepared "
+                                 "call; prepare it again")
+            self.packed = packed
+            self.snapshot = snapshot
+        if self.always_convert or not _has_layout(x, bound.typenum, bound.in_dims, True):
+            x = self.convert(x)
+            if not _has_layout(x, bound.typenum, bound.in_dims, False):
+                raise ValueError("sepconv: the converted input does not have the prepared "
+                                 "layout")
+        if out is None:
+            out = cnp.PyArray_EMPTY(3, bound.out_dims, bound.typenum, 0)
+        elif not (_has_layout(out, bound.typenum, bound.out_dims, True)
+                  and _writable_apart(<cnp.ndarray>out, <cnp.ndarray>x)):
+            self.check_out(out, x)  # raises, naming what is wrong
+            if not (_has_layout(out, bound.typenum, bound.out_dims, False)
+                    and _writable_apart(<cnp.ndarray>out, <cnp.ndarray>x)):
+                raise ValueError("sepconv: `out` does not have the prepared layout")
+        bound.launch(x, packed, out)
+        if self.finish is not None:
+            return self.finish(out)
+        return out
 
 
 # The def entry points are typed per dtype (not one fused def) so that a call

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["threads_used", "serial_only", "note_threads"]
+__all__ = ["threads_used", "serial_only", "note_threads", "watch"]
 
 #: True once this process ran a kernel with more than one thread.
 threads_used = False
@@ -33,10 +33,25 @@ def note_threads(count):
     return count
 
 
+#: Loaded kernel modules; each keeps its own copy of the flag for the calls
+#: that never come back to Python between plan and kernel (prepared calls).
+_kernel_modules = []
+
+
+def watch(module):
+    """Tell ``module`` (a kernel module) when this process becomes serial-only."""
+    if module not in _kernel_modules:
+        _kernel_modules.append(module)
+        if serial_only:
+            module.mark_serial_only()
+
+
 def _after_fork_in_child():
     global serial_only
     if threads_used:
         serial_only = True
+        for module in _kernel_modules:
+            module.mark_serial_only()
 
 
 if hasattr(os, "register_at_fork"):

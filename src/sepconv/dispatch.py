@@ -14,7 +14,7 @@ import importlib
 import os
 import warnings
 
-from . import _isa
+from . import _fork, _isa
 
 __all__ = ["LEVELS", "REQUIRED_FEATURES", "ARCHITECTURE", "cpu_features", "supported_levels",
            "available_levels", "describe", "load", "select_level"]
@@ -80,7 +80,9 @@ def load(level):
     """The kernel module of one level (ImportError if it was not built)."""
     if level not in _TABLE:
         raise ValueError(f"Unknown instruction-set level {level!r}; expected one of {LEVELS}.")
-    return importlib.import_module(_TABLE[level].module)
+    module = importlib.import_module(_TABLE[level].module)
+    _fork.watch(module)
+    return module
 
 
 def select_level(requested=None):

@@ -39,6 +39,8 @@ _SUPPORTED_DTYPES = ("float32", "float64")
 #: Class names a Keras SeparableConv1D goes by (the second is Keras 2's alias).
 KERAS_CLASS_NAMES = ("SeparableConv1D", "SeparableConvolution1D")
 _KERAS_HINT = "pip install keras (plus a backend: torch, tensorflow or jax)"
+#: OpenMP's max threads (the same runtime for every kernel module).
+_max_threads = functional.kernel_module().max_threads
 _name_counter = itertools.count()
 _name_lock = threading.Lock()
 
@@ -235,6 +237,7 @@ class SeparableConv1D:
 
         self._weights = None        # WeightSet snapshot, replaced whole on change
         self._plans = {}            # (input shape, threads, kernel module) -> Plan
+        self._prepared = {}         # (input shape, threads, level) -> kernels.Prepared
         self._activity_loss = None
         self._saved = None          # (x, y, threads, WeightSet) of the last training call
         self.input_channels = None
@@ -395,6 +398,20 @@ class SeparableConv1D:
         ``out`` is an optional preallocated output; ``num_threads`` defaults to
         OpenMP's max threads (threadpoolctl controls it).
         """
+        if num_threads is None:
+            threads = _max_threads()
+            if threads > functional.MAX_THREADS:
+                threads = functional.MAX_THREADS
+        elif type(num_threads) is int and 1 <= num_threads <= functional.MAX_THREADS:
+            threads = num_threads
+        else:
+            threads = functional.check_num_threads(num_threads, None)
+        level = functional._LEVEL
+        if type(inputs) is np.ndarray and not training and self.activity_regularizer is None:
+            # The hot path: a prepared call made by an earlier call of this shape.
+            prepared = self._prepared.get((inputs.shape, threads, level))
+            if prepared is not None:
+                return prepared(inputs, out)
         dtype = self._np_dtype
         weights = self._weights  # one snapshot for the whole call
         if (type(inputs) is np.ndarray and weights is not None and self._mixed is None
@@ -420,27 +437,22 @@ class SeparableConv1D:
         packed = weights.cache.get(kernels)
         if packed is None:
             packed = weights.packed(kernels)
-        if num_threads is None:
-            threads = kernels.max_threads()
-            if threads > functional.MAX_THREADS:
-                threads = functional.MAX_THREADS
-        elif type(num_threads) is int and 1 <= num_threads <= functional.MAX_THREADS:
-            threads = num_threads
-        else:
-            threads = functional.check_num_threads(num_threads, kernels)
+        key = (x.shape, threads, level)
         if _fork.serial_only:
             threads = 1
         plan = self._plans.get((x.shape, threads, kernels))
         if plan is None:
             plan = self._plan(x.shape, threads, kernels)
-        shape, forward, arguments, post_activation, _, _, _ = plan
+        if type(inputs) is np.ndarray and inputs.shape == x.shape:
+            self._remember(key, self._prepare_plan(plan, kernels))
+        shape, forward, post_activation, _, _, _ = plan
         if out is None:
             out = np.empty(shape, dtype=dtype)
         elif not (type(out) is np.ndarray and out.shape == shape and out.dtype == dtype
                   and out.flags.c_contiguous and out.flags.writeable and out.flags.aligned
                   and not np.may_share_memory(out, x)):
             arrays.check_out(out, shape, dtype, x)  # raises, naming what is wrong
-        forward(x, packed, out, *arguments)  # Plan.run, inlined: the hot path
+        forward.run(x, packed, out)  # Plan.run, inlined: the hot path
         y = out if post_activation is None else apply_activation(post_activation, out)
         if self._mixed is not None:
             y = precision.cast_output(y, self._mixed)
@@ -454,6 +466,95 @@ class SeparableConv1D:
             # arrays (or to a reused out=) cannot corrupt the gradients.
             self._saved = (np.array(x), np.array(y), threads, weights)
         return y
+
+    # ----------------------------------------------------------- prepared calls
+    def prepare(self, input_shape: Sequence[int],
+                num_threads: Optional[int] = None) -> Any:
+        """A call of this layer for inputs of exactly ``input_shape``, made ready.
+
+        Returns a callable ``prepared(x, out=None)`` that computes
+        ``layer(x, out=out)``: the plan (geometry, tile, threads) is made here,
+        once, and a call checks only that ``x`` (and ``out``) have the
+        prepared shape, the layer's dtype and a C-contiguous layout before the
+        kernel runs; any other input goes through the layer's usual
+        validation and conversion (and a wrong shape is a ValueError).  It
+        always uses the layer's current weights.  Prepared calls are for
+        inference: they record no activity loss and keep nothing for
+        ``backward``.  Builds the layer if it is not built yet.
+
+        Parameters
+        ----------
+        input_shape : tuple of 3 ints
+            (batch, steps, channels), or (batch, channels, steps) for
+            channels_first; every entry known.
+        num_threads : int, optional
+            Threads of every call; default OpenMP's max threads now.
+
+        Examples
+        --------
+        >>> import numpy as np, sepconv
+        >>> layer = sepconv.SeparableConv1D(8, 3, padding="same", activation="relu")
+        >>> run = layer.prepare((1, 16, 8))
+        >>> x = np.ones((1, 16, 8), np.float32)
+        >>> y = run(x)
+        >>> bool(np.array_equal(y, layer(x)))
+        True
+        """
+        if isinstance(input_shape, (str, bytes)) or not hasattr(input_shape, "__len__"):
+            raise TypeError(f"Argument `input_shape` must be a tuple of 3 ints, received "
+                            f"input_shape={input_shape!r}.")
+        shape = tuple(input_shape)
+        if len(shape) != 3:
+            raise ValueError(f"Argument `input_shape` must have 3 entries, received "
+                             f"input_shape={input_shape!r}.")
+        shape = tuple(normalize_int(value, f"input_shape[{i}]", minimum=0,
+                                    maximum=arrays.MAX_ELEMENTS)
+                      for i, value in enumerate(shape))
+        if shape[0] * shape[1] * shape[2] > arrays.MAX_ELEMENTS:
+            raise ValueError(f"Argument `input_shape` is too large: {shape} holds more than "
+                             f"{arrays.MAX_ELEMENTS} elements.")
+        if self.built:
+            if shape[self._channels_axis] != self.input_channels:
+                raise ValueError(f"Argument `input_shape` must have {self.input_channels} "
+                                 f"channels on axis {self._channels_axis % 3}, received "
+                                 f"input_shape={input_shape!r}.")
+        else:
+            self.build(shape)
+        kernels = functional.kernel_module()
+        threads = functional.check_num_threads(num_threads, kernels)
+        return self._prepare_plan(self._plan(shape, threads, kernels), kernels)
+
+    def _prepare_plan(self, plan, kernels):
+        """A kernels.Prepared for ``plan``: the layer's conversions as its slow paths."""
+        bound = plan.forward
+        shape, out_shape, dtype = bound.input_shape, plan.output_shape, self._np_dtype
+        mixed, post_activation = self._mixed, plan.post_activation
+
+        def convert(inputs):
+            x = arrays.check_input(arrays.real_array(inputs, "x"), dtype,
+                                   self.input_channels, self._spec.channels_first)
+            if x.shape != shape:
+                raise ValueError(f"This prepared call takes inputs of shape {shape}, "
+                                 f"received shape {x.shape}: prepare() another shape, or "
+                                 f"call the layer.")
+            return x if mixed is None else precision.round_to(x, mixed)
+
+        def check_out(out, x):
+            arrays.check_out(out, out_shape, dtype, x)
+
+        finish = None
+        if post_activation is not None or mixed is not None:
+            def finish(y):
+                if post_activation is not None:
+                    y = apply_activation(post_activation, y)
+                return y if mixed is None else precision.cast_output(y, mixed)
+        return kernels.Prepared(bound, self, kernels, convert, check_out, finish,
+                                mixed is not None)
+
+    def _remember(self, key, prepared):
+        if len(self._prepared) > 64:
+            self._prepared = {}
+        self._prepared[key] = prepared
 
     def backward(self, dy: ArrayLike, include_regularization: bool = True,
                  num_threads: Optional[int] = None
@@ -545,6 +646,7 @@ class SeparableConv1D:
         points; the unpickled layer plans (and packs) again on its first call."""
         state = dict(self.__dict__)
         state["_plans"] = {}
+        state["_prepared"] = {}
         return state
 
     def __setstate__(self, state):

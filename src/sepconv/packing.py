@@ -20,7 +20,7 @@ import numpy as np
 
 from . import tiling
 
-__all__ = ["pack_forward", "pack_backward"]
+__all__ = ["pack_forward", "forward_size", "pack_backward"]
 
 
 def _permuted(depthwise_kernel, pointwise_kernel, dtype):
@@ -34,11 +34,26 @@ def _permuted(depthwise_kernel, pointwise_kernel, dtype):
     return depthwise, pointwise
 
 
+def _strip(channels_first, dtype, kernels):
+    """Filters per pointwise strip: MR (channels_first, the A operand) or NR."""
+    if channels_first:
+        return kernels.MR
+    return kernels.NR["float32" if np.dtype(dtype).char == "f" else "float64"]
+
+
+def forward_size(taps, channels, mult, filters, channels_first, dtype, kernels):
+    """Element count of ``pack_forward``'s array for these weight shapes."""
+    width = channels * mult
+    padded = -(-filters // _strip(channels_first, dtype, kernels)) * _strip(
+        channels_first, dtype, kernels)
+    return taps * width + width * padded + padded
+
+
 def pack_forward(depthwise_kernel, pointwise_kernel, bias, channels_first, dtype, kernels):
     """One flat array in the forward layout of ``kernels`` (see the module docstring)."""
     depthwise, pointwise = _permuted(depthwise_kernel, pointwise_kernel, dtype)
     width, filters = pointwise.shape
-    strip = kernels.MR if channels_first else kernels.NR["float32" if dtype == np.float32 else "float64"]
+    strip = _strip(channels_first, dtype, kernels)
     panels = -(-filters // strip)
     padded = np.zeros((width, panels * strip), dtype=dtype)
     padded[:, :filters] = pointwise

@@ -18,7 +18,9 @@ never mixes old and new weights and a packed copy can never go stale.
 
 Path of a call: ``layer(x)`` -> ``arrays.check_input`` (only when x is not
 already in the kernel's layout) -> ``WeightSet.packed`` (cached) ->
-``Plan`` (cached per shape and thread count) -> ``Plan.run`` -> the kernel.
+``Plan`` (cached per shape and thread count) -> ``Plan.run`` -> the kernel
+module's ``BoundForward.run``, which checks the arrays against the plan with
+a few C comparisons and calls the kernel.
 """
 
 from __future__ import annotations
@@ -161,14 +163,16 @@ class ConvSpec(NamedTuple):
                                                     self.kernel_size, self.filters))
         tile = tiling.forward_tile(out_steps, batch, width, self.channels_first, threads,
                                    kernels, self.dtype)
-        forward = (kernels.forward_float32 if self.dtype.char == "f"
-                   else kernels.forward_float64)
         code = self.fused_code
-        arguments = (self.channels_first, self.kernel_size, self.depth_multiplier,
-                     self.filters, self.use_bias, 0 if code is None else code, self.strides,
-                     self.dilation_rate, pad_left, tile, threads)
-        return Plan(output_shape, forward, arguments,
-                    None if code is not None else self.activation, pad_left, threads, tile)
+        forward = kernels.BoundForward(
+            "float32" if self.dtype.char == "f" else "float64", tuple(input_shape), output_shape, self.channels_first,
+            self.kernel_size, self.depth_multiplier, self.filters, self.use_bias,
+            0 if code is None else code, self.strides, self.dilation_rate, pad_left, tile,
+            threads, packing.forward_size(self.kernel_size, channels, self.depth_multiplier,
+                                          self.filters, self.channels_first, self.dtype,
+                                          kernels))
+        return Plan(output_shape, forward, None if code is not None else self.activation,
+                    pad_left, threads, tile)
 
 
 class Plan(NamedTuple):
@@ -178,8 +182,7 @@ class Plan(NamedTuple):
     """
 
     output_shape: tuple
-    forward: Callable
-    arguments: tuple
+    forward: Any           # the kernel module's BoundForward: .run(x, packed, out)
     post_activation: Optional[Callable]   # an activation the kernel does not fuse
     pad_left: int
     threads: int
@@ -187,7 +190,7 @@ class Plan(NamedTuple):
 
     def run(self, x, packed, out):
         """The kernel on checked arrays, then any activation it did not fuse."""
-        self.forward(x, packed, out, *self.arguments)
+        self.forward.run(x, packed, out)
         if self.post_activation is not None:
             return apply_activation(self.post_activation, out)
         return out

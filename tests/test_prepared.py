@@ -1,0 +1,319 @@
+"""Prepared calls (``layer.prepare``) and the kernels' bound entry points.
+
+A prepared call must compute exactly what the layer computes, follow the
+layer's weights, and refuse (or convert, as the layer does) every input it
+was not prepared for before any kernel runs.  ``BoundForward.run`` is the
+kernels' own guard: arrays that break its contract are ValueErrors.
+"""
+
+import pickle
+import threading
+
+import numpy as np
+import pytest
+
+import sepconv
+from sepconv import functional
+from reference import separable_conv1d_reference
+
+pytestmark = pytest.mark.usefixtures("level")
+
+CONFIGS = [
+    # filters, kernel, strides, padding, dilation, mult, activation, data_format, dtype
+    (8, 3, 1, "same", 1, 1, "relu", "channels_last", "float32"),
+    (13, 4, 2, "same", 1, 2, "tanh", "channels_last", "float64"),
+    (7, 5, 1, "valid", 3, 1, "gelu", "channels_first", "float32"),   # not fused
+    (33, 2, 3, "same", 2, 3, None, "channels_first", "float64"),
+    (5, 3, 1, "same", 1, 1, "softplus", "channels_last", "float32"),  # not fused
+]
+
+
+def _layer(filters, kernel, strides, padding, dilation, mult, activation, data_format, dtype,
+           channels=6, seed=0):
+    layer = sepconv.SeparableConv1D(filters, kernel, strides=strides, padding=padding,
+                                    dilation_rate=dilation, depth_multiplier=mult,
+                                    activation=activation, data_format=data_format,
+                                    dtype=dtype, bias_initializer="random_normal")
+    shape = (None, channels, None) if data_format == "channels_first" else (None, None, channels)
+    layer.build(shape)
+    return layer
+
+
+def _input(layer, batch=3, steps=41, seed=1):
+    rng = np.random.default_rng(seed)
+    shape = ((batch, layer.input_channels, steps) if layer.data_format == "channels_first"
+             else (batch, steps, layer.input_channels))
+    return rng.standard_normal(shape).astype(layer.dtype)
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+@pytest.mark.parametrize("threads", [1, 2])
+def test_prepared_call_equals_the_layer_bitwise(config, threads):
+    layer = _layer(*config)
+    x = _input(layer)
+    prepared = layer.prepare(x.shape, num_threads=threads)
+    expected = layer(x, training=True, num_threads=1)  # the slow path
+    assert np.array_equal(prepared(x), expected)
+    out = np.empty_like(expected)
+    assert prepared(x, out) is out and np.array_equal(out, expected)
+    assert prepared.input_shape == x.shape and prepared.output_shape == expected.shape
+    # and the result is the reference's
+    dw, pw, b = layer.weights
+    ref = separable_conv1d_reference(x, dw, pw, b, config[2], config[3], config[4], config[7],
+                                     layer.activation)
+    tol = 2e-5 if config[8] == "float32" else 1e-11
+    assert np.max(np.abs(expected - ref)) <= tol * max(1.0, np.max(np.abs(ref)))
+
+
+def test_the_layers_hot_path_equals_its_first_call():
+    # The second call of a shape goes through the prepared call the first made.
+    layer = _layer(*CONFIGS[0])
+    x = _input(layer)
+    first = layer(x)
+    assert len(layer._prepared) == 1
+    for _ in range(3):
+        assert np.array_equal(layer(x), first)
+    out = np.full_like(first, np.nan)
+    assert layer(x, out=out) is out and np.array_equal(out, first)
+
+
+def test_prepared_call_follows_set_weights():
+    layer = _layer(*CONFIGS[1])
+    x = _input(layer)
+    prepared = layer.prepare(x.shape)
+    before = prepared(x)
+    new = [w * 0.5 + 0.25 for w in layer.get_weights()]
+    layer.set_weights(new)
+    after = prepared(x)
+    assert not np.array_equal(before, after)
+    fresh = _layer(*CONFIGS[1])
+    fresh.set_weights(new)
+    assert np.array_equal(after, fresh(x))
+
+
+def test_prepare_builds_an_unbuilt_layer():
+    layer = sepconv.SeparableConv1D(4, 3, padding="same")
+    prepared = layer.prepare((2, 10, 5))
+    assert layer.built and layer.input_channels == 5
+    x = np.ones((2, 10, 5), np.float32)
+    assert np.array_equal(prepared(x), layer(x))
+
+
+@pytest.mark.parametrize("shape, error, shown", [
+    ((1, 16), ValueError, "3 entries"),
+    ((1, 16, 8, 1), ValueError, "3 entries"),
+    ((1, None, 6), TypeError, "input_shape[1]"),
+    ((1, -1, 6), ValueError, "input_shape[1]"),
+    ((1, 16, 5), ValueError, "6 channels"),
+    ((1, 2**62, 6), ValueError, "input_shape[1]"),
+    ((1, 2**64, 6), ValueError, "input_shape[1]"),
+    ((2**40, 2**40, 6), ValueError, "too large"),
+    ((1, 2, 6), ValueError, "kernel"),          # valid padding, 2 steps < 5 taps
+    ("abc", TypeError, "input_shape"),
+    (16, TypeError, "input_shape"),
+    ((1, 16.5, 6), TypeError, "input_shape[1]"),
+])
+def test_prepare_argument_errors(shape, error, shown):
+    layer = _layer(4, 5, 1, "valid", 1, 1, None, "channels_last", "float32")
+    with pytest.raises(error) as info:
+        layer.prepare(shape)
+    assert shown in str(info.value)
+
+
+@pytest.mark.parametrize("threads", [0, -1, 10**6, 2.0, "2"])
+def test_prepare_thread_count_errors(threads):
+    layer = _layer(*CONFIGS[0])
+    with pytest.raises((ValueError, TypeError), match="num_threads"):
+        layer.prepare((1, 16, 6), num_threads=threads)
+
+
+def test_prepared_call_converts_what_the_layer_converts():
+    layer = _layer(*CONFIGS[0])
+    x = _input(layer)
+    prepared = layer.prepare(x.shape)
+    expected = prepared(x)
+    for variant in (x.astype(np.float64), x.tolist(), np.asfortranarray(x), x.astype(">f4")):
+        assert np.array_equal(prepared(variant), expected)
+    wide = np.zeros((x.shape[0], x.shape[1], 2 * x.shape[2]), np.float32)
+    wide[:, :, ::2] = x
+    assert np.array_equal(prepared(wide[:, :, ::2]), expected)  # strided view
+
+
+@pytest.mark.parametrize("bad, error, shown", [
+    (lambda x: x[:, :-1], ValueError, "shape"),
+    (lambda x: x[:1], ValueError, "shape"),
+    (lambda x: x[..., :-1], ValueError, "channels"),
+    (lambda x: x[0], ValueError, "3-D"),
+    (lambda x: x.astype(np.complex64), TypeError, "real numbers"),
+    (lambda x: "text", TypeError, "x"),
+    (lambda x: None, TypeError, "x"),
+])
+def test_prepared_call_refuses_other_inputs(bad, error, shown):
+    layer = _layer(*CONFIGS[0])
+    x = _input(layer)
+    prepared = layer.prepare(x.shape)
+    with pytest.raises(error) as info:
+        prepared(bad(x))
+    assert shown in str(info.value)
+
+
+def test_prepared_call_out_errors_before_the_kernel():
+    layer = _layer(*CONFIGS[0])
+    x = _input(layer)
+    prepared = layer.prepare(x.shape)
+    y = prepared(x)
+    cases = [
+        (np.empty(y.shape, np.float64), ValueError, "dtype"),
+        (np.empty(y.shape[:2] + (y.shape[2] + 1,), np.float32), ValueError, "shape"),
+        (np.empty(y.shape, np.float32, order="F"), ValueError, "C-contiguous"),
+        (y.tolist(), TypeError, "numpy.ndarray"),
+    ]
+    readonly = np.empty_like(y)
+    readonly.flags.writeable = False
+    cases.append((readonly, ValueError, "writable"))
+    for out, error, shown in cases:
+        sentinel = np.array(out, copy=True) if isinstance(out, np.ndarray) else None
+        with pytest.raises(error) as info:
+            prepared(x, out)
+        assert shown in str(info.value)
+        if sentinel is not None and sentinel.dtype == out.dtype:
+            assert np.array_equal(sentinel, out, equal_nan=True)  # untouched
+
+
+def test_prepared_call_refuses_an_out_overlapping_its_input():
+    layer = sepconv.SeparableConv1D(6, 3, padding="same")
+    layer.build((None, None, 6))
+    buffer = np.random.default_rng(2).standard_normal((2, 9, 6)).astype(np.float32)
+    prepared = layer.prepare(buffer.shape)
+    with pytest.raises(ValueError, match="overlap"):
+        prepared(buffer, buffer)
+    # A view of the same memory is refused too.
+    with pytest.raises(ValueError, match="overlap"):
+        prepared(buffer, buffer.reshape(2, 9, 6)[:, :, :])
+
+
+def test_subclass_out_is_accepted_when_the_layer_accepts_it():
+    class Tagged(np.ndarray):
+        pass
+
+    layer = _layer(*CONFIGS[0])
+    x = _input(layer)
+    prepared = layer.prepare(x.shape)
+    out = np.empty(prepared.output_shape, np.float32).view(Tagged)
+    assert prepared(x, out) is out
+    assert np.array_equal(out, prepared(x))
+
+
+def test_mixed_policy_prepared_call_equals_the_layer():
+    layer = sepconv.SeparableConv1D(5, 3, padding="same", activation="relu",
+                                    dtype="mixed_float16")
+    layer.build((None, None, 4))
+    x = np.random.default_rng(4).standard_normal((2, 12, 4)).astype(np.float32)
+    expected = layer(x, training=True)
+    prepared = layer.prepare(x.shape)
+    got = prepared(x)
+    assert got.dtype == np.float16 and np.array_equal(got, expected)
+    assert np.array_equal(layer(x), expected)  # the hot path
+
+
+def test_activity_regularizer_and_training_calls_skip_the_hot_path():
+    layer = _layer(*CONFIGS[0])
+    x = _input(layer)
+    layer(x)
+    layer(x)                      # now on the hot path
+    layer.activity_regularizer = sepconv.regularizers.get("l2")
+    y = layer(x)
+    assert layer.losses and layer.losses[0] == pytest.approx(
+        0.01 * float(np.sum(y.astype(np.float64) ** 2)) / x.shape[0], rel=1e-5)
+    layer.activity_regularizer = None
+    layer(x, training=True)
+    dx, grads = layer.backward(np.ones_like(y))
+    assert dx.shape == x.shape and len(grads) == 3
+
+
+def test_prepared_calls_from_threads_see_whole_weight_snapshots():
+    layer = _layer(*CONFIGS[0])
+    x = _input(layer, batch=4, steps=200)
+    prepared = layer.prepare(x.shape, num_threads=1)
+    old = layer.get_weights()
+    new = [w[::-1].copy() if w.ndim == 1 else -w for w in old]
+    expected_old = prepared(x)
+    layer.set_weights(new)
+    expected_new = prepared(x)
+    layer.set_weights(old)
+    stop = threading.Event()
+    bad = []
+
+    def call():
+        while not stop.is_set():
+            y = prepared(x)
+            if not (np.array_equal(y, expected_old) or np.array_equal(y, expected_new)):
+                bad.append(y)
+
+    workers = [threading.Thread(target=call) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    for i in range(200):
+        layer.set_weights(new if i % 2 else old)
+    stop.set()
+    for worker in workers:
+        worker.join()
+    assert not bad
+    assert np.array_equal(prepared(x), expected_new)   # the last assignment wins
+
+
+def test_layer_with_prepared_calls_pickles():
+    layer = _layer(*CONFIGS[2])
+    x = _input(layer)
+    expected = layer(x)
+    layer(x)
+    clone = pickle.loads(pickle.dumps(layer))
+    assert clone._prepared == {}
+    assert np.array_equal(clone(x), expected)
+    assert np.array_equal(clone.prepare(x.shape)(x), expected)
+
+
+# ---------------------------------------------------------------- BoundForward
+def _bound():
+    layer = _layer(*CONFIGS[0])
+    x = _input(layer)
+    plan = layer._plan(x.shape, 1, functional.kernel_module())
+    packed = layer._weights.packed(functional.kernel_module())
+    return plan.forward, x, packed, np.empty(plan.output_shape, np.float32)
+
+
+def test_bound_forward_runs_on_planned_arrays():
+    bound, x, packed, out = _bound()
+    assert bound.run(x, packed, out) is out
+    assert bound.input_shape == x.shape and bound.output_shape == out.shape
+
+
+@pytest.mark.parametrize("what", ["x-shape", "x-dtype", "x-strided", "x-list", "out-shape",
+                                  "out-readonly", "out-overlap", "out-swapped",
+                                  "packed-short", "packed-dtype", "packed-2d"])
+def test_bound_forward_refuses_arrays_outside_its_contract(what):
+    bound, x, packed, out = _bound()
+    if what == "x-shape":
+        x = np.zeros((x.shape[0], x.shape[1] + 1, x.shape[2]), np.float32)
+    elif what == "x-dtype":
+        x = x.astype(np.float64)
+    elif what == "x-strided":
+        x = np.repeat(x, 2, axis=2)[:, :, ::2]
+    elif what == "x-list":
+        x = x.tolist()
+    elif what == "out-shape":
+        out = np.empty(out.shape[:2] + (out.shape[2] + 1,), np.float32)
+    elif what == "out-readonly":
+        out.flags.writeable = False
+    elif what == "out-overlap":
+        out = x if x.shape == out.shape else x[:, :out.shape[1], :out.shape[2]]
+    elif what == "out-swapped":
+        out = out.astype(">f4")
+    elif what == "packed-short":
+        packed = packed[:-1]
+    elif what == "packed-dtype":
+        packed = packed.astype(np.float64)
+    elif what == "packed-2d":
+        packed = packed.reshape(1, -1)
+    with pytest.raises(ValueError, match="sepconv kernel"):
+        bound.run(x, packed, out)
