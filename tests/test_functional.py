@@ -495,3 +495,68 @@ def test_dtype_promotion():
     # float16 anywhere does not widen beyond float32.
     assert separable_conv1d(x32.astype(np.float16), dw32, pw32, b32, **kw).dtype == np.float32
     assert separable_conv1d(x32, dw32.astype(np.float16), pw32, None, **kw).dtype == np.float32
+
+
+# ------------------------------------------------ caches of the functional form
+def _cache_case(seed=5):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((2, 30, 6)).astype(np.float32)
+    dw = rng.standard_normal((3, 6, 2)).astype(np.float32)
+    pw = rng.standard_normal((1, 12, 9)).astype(np.float32)
+    b = rng.standard_normal(9).astype(np.float32)
+    return x, dw, pw, b
+
+
+def _reference_of(x, dw, pw, b):
+    return separable_conv1d_reference(x, dw, pw, b, padding="same", activation=None)
+
+
+def test_weights_changed_in_place_are_repacked(level):
+    from sepconv import functional
+
+    x, dw, pw, b = _cache_case()
+    first = separable_conv1d(x, dw, pw, b, padding="same")
+    assert any(entry[2] is not None for entry in functional._pack_cache.values())
+    for change in (lambda: dw.__setitem__((0, 0, 0), 7.0),
+                   lambda: pw.__imul__(-1.0),
+                   lambda: b.__setitem__(3, b[3] + 1e-3)):
+        change()
+        again = separable_conv1d(x, dw, pw, b, padding="same")
+        _assert_close(again, _reference_of(x, dw, pw, b), np.float32)
+        assert not np.array_equal(again, first)
+        first = again
+
+
+def test_a_weight_reshaped_in_place_is_not_taken_from_the_cache(level):
+    x, dw, pw, b = _cache_case()
+    separable_conv1d(x, dw, pw, b, padding="same")
+    dw2 = dw.reshape(3, 12, 1)
+    pw_same = pw  # (1, 12, 9) fits both depthwise shapes
+    y = separable_conv1d(np.concatenate([x, x], axis=2), dw2, pw_same, b, padding="same")
+    _assert_close(y, _reference_of(np.concatenate([x, x], axis=2), dw2, pw_same, b),
+                  np.float32)
+    dw.shape = (3, 12, 1)  # the same object, another shape
+    y = separable_conv1d(np.concatenate([x, x], axis=2), dw, pw, b, padding="same")
+    _assert_close(y, _reference_of(np.concatenate([x, x], axis=2), dw, pw, b), np.float32)
+
+
+def test_new_arrays_at_a_reused_address_are_packed_afresh(level):
+    # CPython reuses the memory (and so the id) of freed arrays: identity alone
+    # would hand out the packing of a dead array.
+    x = _cache_case()[0]
+    for seed in range(6):
+        _, dw, pw, b = _cache_case(seed)
+        y = separable_conv1d(x, dw, pw, b, padding="same")
+        _assert_close(y, _reference_of(x, dw, pw, b), np.float32)
+        del dw, pw, b
+
+
+def test_list_weights_and_many_weight_sets(level):
+    x, dw, pw, b = _cache_case()
+    expected = separable_conv1d(x, dw, pw, b, padding="same")
+    from_lists = separable_conv1d(x, dw.tolist(), pw.tolist(), b.tolist(), padding="same")
+    _assert_close(from_lists, _reference_of(x, dw, pw, b), np.float64)  # lists are float64
+    sets = [_cache_case(seed)[1:] for seed in range(40)]   # more than the cache holds
+    first = [separable_conv1d(x, *w, padding="same") for w in sets]
+    for w, y in zip(sets, first):
+        assert np.array_equal(separable_conv1d(x, *w, padding="same"), y)

@@ -8,6 +8,7 @@ layer, the backward pass and Dask use the same pieces.
 from __future__ import annotations
 
 import os
+import weakref
 from typing import Any, Optional
 
 import numpy as np
@@ -80,6 +81,65 @@ def prepare(x, depthwise_kernel, pointwise_kernel, bias, strides, padding, dilat
     return spec, kernels, threads, x_array, (dw, pw, bias)
 
 
+# ------------------------------------------------------------------ caches
+# The functional form is stateless for its caller, but repeated calls with the
+# same weight arrays (a loop over batches, a served model) should not pay for
+# packing them, nor for planning the same shape, every time.  Both caches are
+# small and bounded; entries are keyed by value (plans) or by the weight
+# arrays' identity and checked against a private copy of their values
+# (packed weights), so a weight changed in place between calls is repacked.
+_CACHE_SIZE = 16
+_plan_cache: dict = {}
+_pack_cache: dict = {}
+
+
+def _remember(cache, key, value):
+    if len(cache) >= _CACHE_SIZE:
+        cache.pop(next(iter(cache)), None)  # the oldest entry
+    cache[key] = value
+
+
+def _cached_plan(spec, shape, threads, kernels):
+    key = (spec, shape, threads, kernels)
+    try:
+        plan = _plan_cache.get(key)
+    except TypeError:  # an unhashable activation (a callable object)
+        return spec.plan(shape, threads, kernels)
+    if plan is None:
+        plan = spec.plan(shape, threads, kernels)
+        _remember(_plan_cache, key, plan)
+    return plan
+
+
+def _fingerprint(array):
+    return (array.shape, array.strides, array.dtype.str, array.tobytes())
+
+
+def _cached_packing(given, weights, spec, kernels):
+    """pack_forward of ``weights``, reused while the caller's arrays are unchanged.
+
+    ``given`` are the caller's own arguments: only ndarrays are cached (a
+    list is a new object every call), by identity, and a hit must also find
+    the same shape, strides, dtype and bytes as when they were packed.
+    """
+    dw, pw, bias = weights
+    if not all(w is None or type(w) is np.ndarray for w in given):
+        return packing.pack_forward(dw, pw, bias, spec.channels_first, spec.dtype, kernels)
+    key = (tuple(id(w) for w in given), spec.channels_first, spec.dtype.char, kernels)
+    entry = _pack_cache.get(key)
+    prints = tuple(None if w is None else _fingerprint(w) for w in given)
+    if entry is not None:
+        refs, old_prints, packed = entry
+        if all((r is None and w is None) or (r is not None and r() is w)
+               for r, w in zip(refs, given)) and old_prints == prints:
+            return packed
+    packed = packing.pack_forward(dw, pw, bias, spec.channels_first, spec.dtype, kernels)
+    packed.flags.writeable = False
+    refs = tuple(None if w is None else weakref.ref(w) for w in given)
+    _remember(_pack_cache, key, (refs, prints, packed))
+    return packed
+
+
 ALGORITHMS = ("auto", "naive", "fused", "interchanged", "tiled", "blocked", "vector")
 
 
@@ -143,13 +203,12 @@ def separable_conv1d(x: ArrayLike, depthwise_kernel: ArrayLike, pointwise_kernel
     spec, kernels, threads, x_array, weights = prepare(
         x, depthwise_kernel, pointwise_kernel, bias, strides, padding, dilation_rate,
         data_format, activation, num_threads, isa)
-    plan = spec.plan(x_array.shape, threads, kernels)
+    plan = _cached_plan(spec, x_array.shape, threads, kernels)
     if out is None:
         out = np.empty(plan.output_shape, dtype=spec.dtype)
     else:
         arrays.check_out(out, plan.output_shape, spec.dtype, x_array)
     if algorithm != "auto":
         return _run_ladder(algorithm, spec, kernels, x_array, weights, out, plan.pad_left)
-    dw, pw, bias = weights
-    packed = packing.pack_forward(dw, pw, bias, spec.channels_first, spec.dtype, kernels)
+    packed = _cached_packing((depthwise_kernel, pointwise_kernel, bias), weights, spec, kernels)
     return plan.run(x_array, packed, out)
