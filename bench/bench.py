@@ -1,9 +1,11 @@
 #!/usr/bin/env python
-"""Benchmark sepconv's SeparableConv1D against PyTorch, ONNX Runtime and Keras 3.
+"""Benchmark sepconv's SeparableConv1D against PyTorch, ONNX Runtime, Keras 3, OpenVINO and LiteRT.
 
-    python bench/bench.py                       # all cases, float32+float64, 1 and 2 threads
+    python bench/bench.py                       # the 8 cases, float32+float64, 1 and 2 threads
     python bench/bench.py --quick               # smoke run: few rounds
     python bench/bench.py --cases kws_b1,quartz_b8 --dtypes float32 --threads 2
+    python bench/bench.py --cases extra         # the extra shapes (--cases all: both lists)
+    python bench/bench.py --busy 1              # with a busy-loop process competing for a core
     python bench/bench.py --json out.json --markdown
 
 How it measures (see bench/README.md for more):
@@ -11,15 +13,16 @@ How it measures (see bench/README.md for more):
 * One worker process per thread count (TensorFlow fixes its thread pools the
   first time it runs anything, so each thread count needs a fresh process).
   The worker sets TF's intra-op threads to n and inter-op threads to 1 before
-  TF runs, ``torch.set_num_threads(n)``, ORT ``intra_op_num_threads=n`` and
-  sepconv ``num_threads=n``.
+  TF runs, ``torch.set_num_threads(n)``, ORT ``intra_op_num_threads=n``,
+  OpenVINO ``INFERENCE_NUM_THREADS=n``, LiteRT ``num_threads=n`` and sepconv
+  ``num_threads=n``.
 * For each case and dtype: every implementation's output is checked against
   sepconv's (and sepconv's against a float64 NumPy reference): max abs
   difference / max|y| must be below 1e-4 (float32) or 1e-9 (float64);
   a mismatch is reported loudly.
 * Then all implementations are timed interleaved, round-robin in a freshly
   shuffled order each round, until --seconds have passed (all implementations
-  together); the median per call is reported.  By default a round gives each
+  together); the median and p90 per call are reported.  By default a round gives each
   implementation a short turn (~10 ms of back-to-back calls, the first call and
   first 1 ms not kept) after waiting for the previous runtime's spinning
   threads to go to sleep: with one call per turn (--schedule call) every call
@@ -32,11 +35,15 @@ How it measures (see bench/README.md for more):
 * Keras with the JAX backend (if jax is installed) runs in its own worker per
   thread count (Keras picks its backend at import), timed interleaved with
   sepconv there.
+* ``--busy N`` runs N busy-loop processes while the rows are timed (and only
+  then: they are stopped between timings), to see the tail latency of every
+  implementation when a core is taken.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.metadata
 import importlib.util
 import json
@@ -56,15 +63,40 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
-from sepconv_bench.peers import (CASES, PEERS, Problem, Unavailable,  # noqa: E402
-                                 make_sepconv, numpy_reference)
 
-CASE_BY_NAME = {c.name: c for c in CASES}
+def _use_this_checkouts_bench():
+    """Import ``sepconv_bench`` from the folder this script is in.
+
+    ``pip install .`` installs bench/ as the package ``sepconv_bench`` too; a
+    plain import would then run that copy's peers.py, which is stale as soon
+    as bench/ is edited.  The script's own folder is the package it belongs to.
+    """
+    init = os.path.join(HERE, "__init__.py")
+    if "sepconv_bench" in sys.modules or not os.path.exists(init):
+        return
+    spec = importlib.util.spec_from_file_location("sepconv_bench", init,
+                                                  submodule_search_locations=[HERE])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["sepconv_bench"] = module
+    spec.loader.exec_module(module)
+
+
+_use_this_checkouts_bench()
+from sepconv_bench.peers import (CASES, COMPANIONS, EXTRA_CASES, PEERS, Problem,  # noqa: E402
+                                 Unavailable, make_sepconv, numpy_reference, openvino_core)
+
+CASE_BY_NAME = {c.name: c for c in CASES + EXTRA_CASES}
+#: names that --cases expands to a list of cases
+CASE_GROUPS = {"default": CASES, "extra": EXTRA_CASES, "all": CASES + EXTRA_CASES}
 TOLERANCE = {"float32": 1e-4, "float64": 1e-9}
-MAIN_PEERS = ("torch", "onnxruntime", "keras-tf")
+MAIN_PEERS = ("torch", "onnxruntime", "keras-tf", "openvino", "litert")
 JAX_PEERS = ("keras-jax",)
 MATMUL_N = 2048
-_STDERR_NOISE = ("absl::InitializeLog()", "oneDNN custom operations are on")
+_STDERR_NOISE = ("absl::InitializeLog()", "oneDNN custom operations are on",
+                 "Created TensorFlow Lite XNNPACK delegate", "tf_tfl_flatbuffer_helpers",
+                 "flatbuffer_export", "Ignored output_format", "Ignored drop_control_dependency",
+                 "Please consider providing the trackable_obj", "Please report this to the "
+                 "TensorFlow team", "Full-integer quantization")
 
 
 # =========================================================================== worker
@@ -96,16 +128,29 @@ def _setup_runtimes(threads, peers, backend):
     """
     missing = {}
     os.environ["KERAS_BACKEND"] = backend
-    if "keras-tf" in peers:
+    tf_users = [p for p in ("keras-tf", "litert") if p in peers]  # litert converts with TF
+    if tf_users:
         try:
             import tensorflow as tf
             tf.config.threading.set_intra_op_parallelism_threads(threads)
             tf.config.threading.set_inter_op_parallelism_threads(1)
             import keras  # noqa: F401
             if keras.backend.backend() != "tensorflow":
-                missing["keras-tf"] = f"Keras backend is {keras.backend.backend()!r}"
+                for name in tf_users:
+                    missing[name] = f"Keras backend is {keras.backend.backend()!r}"
         except Exception as exc:
-            missing["keras-tf"] = f"not importable ({_first_line(exc)})"
+            for name in tf_users:
+                missing[name] = f"TensorFlow/Keras not importable ({_first_line(exc)})"
+    if "litert" in peers and "litert" not in missing:
+        try:
+            importlib.import_module("ai_edge_litert.interpreter")
+        except Exception as exc:
+            missing["litert"] = f"ai_edge_litert not importable ({_first_line(exc)})"
+    if "openvino" in peers:
+        try:
+            openvino_core(threads)  # Core created, CPU plugin set to n threads, f32
+        except Exception as exc:
+            missing["openvino"] = f"not usable ({_first_line(exc)})"
     if "keras-jax" in peers:
         try:
             if threads == 1:
@@ -175,6 +220,106 @@ def _foreign_load(before, after, seconds):
         return None
     hz = os.sysconf("SC_CLK_TCK")
     return max(0.0, ((after[0] - before[0]) - (after[1] - before[1])) / hz / seconds)
+
+
+# The busy loop of --busy.  PR_SET_PDEATHSIG kills it with its parent even when
+# it is stopped (SIGSTOP between timings); the getppid() poll is a second guard.
+_BUSY_CODE = r"""
+import ctypes, os, signal, sys
+try:
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+except Exception:
+    pass
+parent = int(sys.argv[2])
+if os.getppid() != parent:
+    sys.exit(0)
+kind = sys.argv[1]
+if kind == "numpy":
+    import numpy as np
+    a = np.random.default_rng(0).random(1 << 15)  # 256 KiB each: stays in L2
+    b, c = a[::-1].copy(), np.empty_like(a)
+print("ready", flush=True)
+i = 0
+while True:
+    if kind == "numpy":
+        np.multiply(a, b, out=c)
+        np.add(c, a, out=c)
+    else:
+        for _ in range(20000):
+            pass
+    i += 1
+    if i % 1000 == 0 and os.getppid() != parent:
+        break
+"""
+
+
+class BusyLoops:
+    """``--busy N``: N processes spinning on the CPU, released only while timing.
+
+    They start stopped (SIGSTOP) once they are ready; ``running()`` lets them
+    run (SIGCONT) for the duration of a ``with`` block.  They are pinned to
+    nothing, so the scheduler shares the cores between them and the timed
+    threads.  ``close()`` kills them; it runs at exit too (atexit), and the
+    children die with this process in any case (PR_SET_PDEATHSIG).
+    """
+
+    def __init__(self, n, kind):
+        import atexit
+        import signal
+
+        self.n, self.kind, self.procs = n, kind, []
+        self._signal = signal
+        atexit.register(self.close)
+        env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
+                   MKL_NUM_THREADS="1")
+        try:
+            for _ in range(n):
+                proc = subprocess.Popen([sys.executable, "-c", _BUSY_CODE, kind,
+                                         str(os.getpid())], stdout=subprocess.PIPE,
+                                        stdin=subprocess.DEVNULL, env=env, text=True)
+                self.procs.append(proc)
+            for proc in self.procs:
+                if proc.stdout.readline().strip() != "ready":
+                    raise RuntimeError(f"busy loop {proc.pid} did not start")
+                proc.send_signal(signal.SIGSTOP)
+        except BaseException:
+            self.close()
+            raise
+
+    def __enter__(self):
+        for proc in self.procs:
+            proc.send_signal(self._signal.SIGCONT)
+        return self
+
+    def __exit__(self, *exc):
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(self._signal.SIGSTOP)
+        return False
+
+    def running(self):
+        return self
+
+    def close(self):
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()  # SIGKILL: works on a stopped process too
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+            if proc.stdout:
+                proc.stdout.close()
+        self.procs = []
+
+
+class _NoBusy:
+    def running(self):
+        return contextlib.nullcontext()
+
+    def close(self):
+        pass
 
 
 def _compare(y, ref, dtype):
@@ -320,12 +465,17 @@ def _stats(ns):
             "calls": int(arr.size)}
 
 
-def run_case(case, dtype, threads, peers, missing, args):
-    """Check and time one (case, dtype, threads); returns a JSON-able record."""
+def run_case(case, dtype, threads, peers, missing, args, busy=None):
+    """Check and time one (case, dtype, threads); returns a JSON-able record.
+
+    ``busy`` (a BusyLoops) runs while the implementations are timed.
+    """
+    busy = busy or _NoBusy()
     itemsize = np.dtype(dtype).itemsize
     rec = {"case": case.name, "dtype": dtype, "threads": threads,
            "shape": {k: getattr(case, k) for k in
-                     ("B", "L", "C", "F", "K", "stride", "dilation", "dm", "padding")},
+                     ("B", "L", "C", "F", "K", "stride", "dilation", "dm", "padding",
+                      "data_format")},
            "L_out": case.L_out, "flops": case.flops(), "bytes": case.bytes(itemsize),
            "impls": {}}
     problem = Problem.create(case, dtype, threads)
@@ -341,6 +491,23 @@ def run_case(case, dtype, threads, peers, missing, args):
                                "reason": f"vs float64 NumPy reference: {bad}" if bad else None,
                                "note": sep.note}
     impls = [sep]
+
+    def add_companions(impl):
+        """The rows timed with ``impl`` (sepconv-prepared, litert-invoke), checked
+        against sepconv's output like every peer."""
+        for extra in impl.companions:
+            try:
+                extra.call()
+                y = extra.result()
+            except Exception as exc:
+                rec["impls"][extra.name] = {"status": "n/a", "reason": _first_line(exc)}
+                continue
+            err, bad = _compare(y, ref, dtype)
+            rec["impls"][extra.name] = {"status": "mismatch" if bad else "ok", "rel_err": err,
+                                        "reason": bad, "note": extra.note}
+            impls.append(extra)
+
+    add_companions(sep)
     for name in peers:
         if name in missing:
             rec["impls"][name] = {"status": "n/a", "reason": missing[name]}
@@ -359,6 +526,7 @@ def run_case(case, dtype, threads, peers, missing, args):
         rec["impls"][name] = {"status": "mismatch" if bad else "ok", "rel_err": err,
                               "reason": bad, "note": impl.note}
         impls.append(impl)
+        add_companions(impl)
     for name, info in rec["impls"].items():
         if info["status"] == "mismatch":
             print(f"\n!!!!! MISMATCH: {name} on {case.name} {dtype} {threads} thread(s): "
@@ -370,7 +538,8 @@ def run_case(case, dtype, threads, peers, missing, args):
     ticks, t_start = _cpu_ticks(), time.perf_counter()
     while True:
         try:
-            timer = _time(args, *timing)
+            with busy.running():
+                timer = _time(args, *timing)
             break
         except Exception as exc:  # an implementation that worked once, then failed
             culprits = []
@@ -400,9 +569,17 @@ def worker(args):
     # that PyTorch shares too (one libgomp.so.1 per process), as when it runs alone.
     import sepconv  # noqa: F401
     missing = _setup_runtimes(threads, peers, args.keras_backend)
+    busy = BusyLoops(args.busy, args.busy_kind) if args.busy else _NoBusy()
+    try:
+        return _worker_cases(args, threads, peers, missing, busy)
+    finally:
+        busy.close()
 
+
+def _worker_cases(args, threads, peers, missing, busy):
+    """The worker's matmul reference and cases (``worker`` owns the busy loops)."""
     out = {"threads": threads, "peers": peers, "missing": missing, "results": [],
-           "matmul": {}, "runtime": {}}
+           "matmul": {}, "runtime": {"busy_loops": args.busy, "busy_kind": args.busy_kind}}
 
     def dump():
         with open(args.worker_out, "w") as fh:
@@ -422,7 +599,7 @@ def worker(args):
     for dtype in args.dtype_list:
         for case in args.case_list:
             t0 = time.perf_counter()
-            rec = run_case(case, dtype, threads, peers, missing, args)
+            rec = run_case(case, dtype, threads, peers, missing, args, busy)
             out["results"].append(rec)
             dump()
             cells = ", ".join(
@@ -476,7 +653,8 @@ def cpu_line():
 def versions():
     out = {"python": platform.python_version()}
     for dist in ("sepconv", "numpy", "threadpoolctl", "torch", "onnxruntime", "onnx",
-                 "tensorflow-cpu", "tensorflow", "keras", "jax", "jaxlib"):
+                 "tensorflow-cpu", "tensorflow", "keras", "jax", "jaxlib", "openvino",
+                 "ai-edge-litert"):
         try:
             out[dist] = importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:
@@ -511,13 +689,14 @@ def run_worker(args, threads, peers, backend, matmul):
     if args.quick:
         cmd.append("--quick")
     cmd += ["--schedule", args.schedule, "--turn-ms", repr(args.turn_ms),
-            "--settle-ms", repr(args.settle_ms), "--quiet-ms", repr(args.quiet_ms)]
+            "--settle-ms", repr(args.settle_ms), "--quiet-ms", repr(args.quiet_ms),
+            "--busy", str(args.busy), "--busy-kind", args.busy_kind]
     if not matmul:
         cmd.append("--no-matmul")
     env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="2",
                PYTHONWARNINGS="ignore")
     print(f"# worker: {threads} thread(s), peers {','.join(peers) or '-'}"
-          f"{' (Keras backend ' + backend + ')' if any(p.startswith('keras') for p in peers) else ''}",
+          f"{' (Keras backend ' + backend + ')' if any(p.startswith('keras') or p == 'litert' for p in peers) else ''}",
           file=sys.stderr, flush=True)
     proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True, bufsize=1)
     for line in proc.stderr:  # pass progress through, drop TensorFlow's start-up chatter
@@ -574,7 +753,24 @@ def render_table(title, header, rows, markdown):
     return "\n".join(lines)
 
 
+def _columns(results, peers):
+    """The table's implementation columns: sepconv, its prepared row if any, and
+    each peer followed by its companion rows (if any result has them)."""
+    present = {name for r in results for name in r["impls"]}
+    cols = []
+    for name in ["sepconv"] + list(peers):
+        cols.append(name)
+        cols += [extra for extra in COMPANIONS.get(name, ()) if extra in present]
+    return cols
+
+
 def report(meta, results, matmul, peers, args):
+    """Print the tables; returns True if any output mismatched.
+
+    Each implementation cell is "median / p90" µs per call.  "best peer /
+    sepconv" compares the peers (not their companion rows such as
+    litert-invoke) with the plain ``sepconv`` row (not sepconv-prepared).
+    """
     md = args.markdown
     out = []
     if md:
@@ -596,9 +792,13 @@ def report(meta, results, matmul, peers, args):
                 continue
             mm = matmul.get(str(threads), {}).get(dtype)
             mm_txt = f"{mm:.1f} GFLOP/s" if mm else "n/a"
-            title = (f"{dtype}, {threads} thread{'s' if threads > 1 else ''} "
-                     f"(NumPy {MATMUL_N}x{MATMUL_N} matmul: {mm_txt}); times are median µs per call")
-            header = (["case", "MFLOP", "KB", "sepconv"] + list(peers)
+            busy_txt = (f", {meta['busy']} busy-loop process{'es' if meta['busy'] > 1 else ''} "
+                        f"running" if meta.get("busy") else "")
+            title = (f"{dtype}, {threads} thread{'s' if threads > 1 else ''}{busy_txt} "
+                     f"(NumPy {MATMUL_N}x{MATMUL_N} matmul: {mm_txt}); times are "
+                     f"median / p90 µs per call")
+            columns = _columns(recs, peers)
+            header = (["case", "MFLOP", "KB"] + columns
                       + ["sepconv GFLOP/s", "of matmul", "best peer / sepconv", "other load"])
             rows = []
             for r in recs:
@@ -614,14 +814,14 @@ def report(meta, results, matmul, peers, args):
                         key = (name, info.get("reason"))
                         notes.setdefault(key, []).append(f"{r['case']}/{dtype}/{threads}t")
                         return "n/a"
-                    text = fmt_us(info["median_us"])
+                    text = f"{fmt_us(info['median_us'])} / {fmt_us(info.get('p90_us'))}"
                     if info["status"] == "mismatch":
                         mismatches.append(f"{name} {r['case']} {dtype} {threads}t: "
                                           f"{info['reason']}")
                         text += " (!)"
                     return text
 
-                cells = [cell(n) for n in ["sepconv"] + list(peers)]
+                cells = [cell(n) for n in columns]
                 gflops = r["flops"] / (sep_us * 1e3) if sep_us else None
                 best = None
                 for name in peers:
@@ -650,11 +850,15 @@ def report(meta, results, matmul, peers, args):
                    else "!!! OUTPUT MISMATCHES (timed anyway, marked (!)) !!!")
         out += [f"{'- ' if md else '  '}{m}" for m in mismatches]
     out.append("")
-    out.append(("" if md else "") + "best peer / sepconv > 1 means sepconv is faster; "
+    out.append("Cells are median / p90 µs per call; best peer / sepconv (medians) > 1 "
+               "means sepconv is faster (peers only: not litert-invoke; the plain sepconv "
+               "row, not sepconv-prepared); "
                "'of matmul' = sepconv GFLOP/s / NumPy matmul GFLOP/s (same dtype, threads); "
                "FLOPs = 2*B*L_out*C*dm*(K+F); KB = input + weights + output; "
                "'other load' = CPUs' worth of work by other processes while the row was "
-               "timed (rows with a high value are disturbed).")
+               "timed (rows with a high value are disturbed"
+               + (f"; here it includes the {meta['busy']} --busy loop(s)" if meta.get("busy")
+                  else "") + ").")
     print("\n".join(out))
     return bool(mismatches)
 
@@ -662,9 +866,11 @@ def report(meta, results, matmul, peers, args):
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--cases", default=",".join(c.name for c in CASES),
-                    help="comma-separated case names (default: all): "
-                         + ", ".join(c.name for c in CASES))
+    ap.add_argument("--cases", default="default",
+                    help="comma-separated case names or groups: 'default' (the 8 cases: "
+                         + ", ".join(c.name for c in CASES) + "), 'extra' ("
+                         + ", ".join(c.name for c in EXTRA_CASES) + ") or 'all' "
+                         "(default: default)")
     ap.add_argument("--dtypes", default="float32,float64")
     ap.add_argument("--threads", default="1,2", help="comma-separated thread counts")
     ap.add_argument("--peers", default=",".join(MAIN_PEERS + JAX_PEERS),
@@ -689,6 +895,12 @@ def parse_args(argv=None):
                     help="with --schedule burst, wait at most this long before each turn "
                          "for the previous runtime's spinning threads to sleep (default 40; "
                          "0: don't wait)")
+    ap.add_argument("--busy", type=int, default=0, metavar="N",
+                    help="run N busy-loop processes (not pinned) while timing, to measure "
+                         "tail latency with cores taken (default 0)")
+    ap.add_argument("--busy-kind", choices=("numpy", "python"), default="numpy",
+                    help="the busy loop: numpy (default; elementwise NumPy on L2-sized "
+                         "arrays) or python (a pure-Python loop)")
     ap.add_argument("--no-matmul", dest="matmul", action="store_false",
                     help="skip the NumPy matmul reference rate")
     ap.add_argument("--min-rounds", type=int, default=None)
@@ -703,10 +915,17 @@ def parse_args(argv=None):
     def split(text):
         return [t.strip() for t in text.split(",") if t.strip()]
 
-    unknown = [c for c in split(args.cases) if c not in CASE_BY_NAME]
+    unknown = [c for c in split(args.cases) if c not in CASE_BY_NAME and c not in CASE_GROUPS]
     if unknown:
-        ap.error(f"unknown case(s) {unknown}; known: {', '.join(CASE_BY_NAME)}")
-    args.case_list = [CASE_BY_NAME[c] for c in split(args.cases)]
+        ap.error(f"unknown case(s) {unknown}; known: {', '.join(CASE_BY_NAME)} "
+                 f"and the groups {', '.join(CASE_GROUPS)}")
+    args.case_list = []
+    for name in split(args.cases):
+        for case in CASE_GROUPS.get(name, [CASE_BY_NAME.get(name)]):
+            if case not in args.case_list:
+                args.case_list.append(case)
+    if args.busy < 0:
+        ap.error("--busy must be >= 0")
     args.dtype_list = split(args.dtypes)
     bad = [d for d in args.dtype_list if d not in TOLERANCE]
     if bad:
@@ -746,9 +965,11 @@ def _timing_text(args):
         how = "interleaved round-robin, one call each per round (shuffled order per round)"
     else:
         how = "blocked (each implementation in its own block)"
+    busy = (f"; {args.busy} busy-loop process(es) ({args.busy_kind}, not pinned) run while "
+            f"timing" if args.busy else "")
     return (f"{how}; ~{args.seconds:g} s per case/dtype/threads for all implementations, "
             f">= {args.min_rounds} rounds after {args.warm_rounds} warm-up call(s) each; "
-            f"median per call")
+            f"median and p90 per call{busy}")
 
 
 def main(argv=None):
@@ -764,7 +985,7 @@ def main(argv=None):
         jax_reason = "jax not installed"
         jax_peers = []
     meta = {"cpu": cpu_line(), "versions": versions(), "command": " ".join(sys.argv),
-            "timing": _timing_text(args),
+            "timing": _timing_text(args), "busy": args.busy, "busy_kind": args.busy_kind,
             "tolerance": TOLERANCE}
     print(f"CPU: {meta['cpu']}", file=sys.stderr)
     print("versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()),
@@ -792,7 +1013,7 @@ def main(argv=None):
                     if target is None:
                         continue
                     for name, info in r["impls"].items():
-                        key = "sepconv@jax-worker" if name == "sepconv" else name
+                        key = f"{name}@jax-worker" if name.startswith("sepconv") else name
                         target["impls"][key] = info
     if jax_peers:
         shown_peers += jax_peers
