@@ -16,7 +16,8 @@ python3 -m venv "$work/tools"
 sdist="$(ls "$work"/dist/sepconv-*.tar.gz)"
 tar -tzf "$sdist" >"$work/sdist.txt"
 for needed in src/kernels/_sepconv.pyx src/kernels/ladder.pxi src/kernels/ladder/vector.pxi \
-              src/kernels/microkernels.h src/sepconv/_isa.py tests/conftest.py \
+              src/kernels/microkernels.h src/kernels/threadpool.h src/sepconv/_isa.py \
+              tests/conftest.py tests/c/pool_stress.c \
               tests/reference.py tests/data/separable_conv1d_keras.npz LICENSE setup.py; do
     grep -q "/$needed\$" "$work/sdist.txt" || { echo "sdist lacks $needed"; exit 1; }
 done

@@ -48,10 +48,16 @@
 # and float64 and AVX2 builds ran at ~4 GFLOP/s.  Everything else is typed
 # Cython loops that the compiler vectorises.
 #
-# Parallelism.  One OpenMP prange over work items, static schedule, the GIL
-# released for the whole call, scratch allocated per thread inside the
-# parallel block; a call with one useful thread (small problems, see
-# sepconv.functional.useful_threads) skips the parallel region entirely.
+# Parallelism.  The work items of a forward call are shared out by sepconv's
+# own thread pool (threadpool.h): the calling thread and up to n - 1 workers
+# claim items one at a time from a shared counter, each with its own
+# scratch, and the caller waits only for workers that joined, never for one
+# the operating system has not run yet (an OpenMP region's closing barrier
+# does wait for it: milliseconds on a shared machine).  The GIL is released
+# for the whole call; a call with one useful thread (small problems, see
+# sepconv.plan.useful_threads) touches no other thread at all.  Without
+# POSIX threads (MSVC), or with SEPCONV_THREADING=openmp, an OpenMP prange
+# (dynamic schedule) shares the items instead.
 # Each output value is computed by exactly one thread with a summation
 # order that depends on neither the tile size nor the thread count (taps in
 # order, inputs j in order), so results are bitwise identical for any
@@ -65,6 +71,7 @@ from cython.parallel cimport prange, parallel
 from libc.stdlib cimport malloc, free
 from libc.math cimport exp, expm1, tanh
 from libc.stdint cimport uintptr_t
+from libc.stddef cimport ptrdiff_t
 cimport numpy as cnp
 
 cnp.import_array()
@@ -96,6 +103,19 @@ cdef extern from "microkernels.h":
     void sepconv_micro_f64 "SEPCONV_F64_GEMM" (Py_ssize_t kc, const double* a, Py_ssize_t a_row, Py_ssize_t a_col,
                            const double* b, Py_ssize_t b_row, double* c, Py_ssize_t c_row,
                            int first) noexcept nogil
+
+cdef extern from "threadpool.h":
+    const int SEPCONV_POOL
+    ctypedef struct sepconv_job:
+        void (*run)(void* context, sepconv_job* job) noexcept nogil
+        void* context
+        ptrdiff_t items
+        ptrdiff_t next
+        int failed
+    ptrdiff_t sepconv_job_next(sepconv_job* job) noexcept nogil
+    void sepconv_job_fail(sepconv_job* job) noexcept nogil
+    int sepconv_pool_run(sepconv_job* job, int threads) noexcept nogil
+    int sepconv_pool_size() noexcept nogil
 
 ctypedef fused floating:
     float
@@ -437,6 +457,79 @@ cdef inline void _run_item(const floating* x, Py_ssize_t x_batch, Py_ssize_t ste
                             y + b * y_batch, d, ctile)
 
 
+ctypedef struct ForwardWork:
+    # One forward call's arguments, shared by its participants (threadpool.h).
+    const void* x
+    Py_ssize_t steps, channels, x_batch
+    const void* packed
+    void* y
+    Py_ssize_t out_steps, y_batch
+    bint channels_first, use_bias
+    Py_ssize_t taps, mult, filters, stride, dilation, pad_left, tile, tiles
+    int act
+    size_t d_bytes, c_bytes
+
+
+cdef void _participate(ForwardWork* work, sepconv_job* job, floating* dtype_tag) noexcept nogil:
+    # One participant: its own scratch, then items until none are left.
+    cdef void* d_raw = malloc(work.d_bytes + 64)
+    cdef void* c_raw = malloc(work.c_bytes + 64)
+    cdef floating* d = <floating*>sepconv_scratch(d_raw, work.d_bytes)
+    cdef floating* ctile = <floating*>sepconv_scratch(c_raw, work.c_bytes)
+    cdef ptrdiff_t item
+    if d == NULL or ctile == NULL:
+        sepconv_job_fail(job)
+    else:
+        item = sepconv_job_next(job)
+        while item >= 0:
+            _run_item(<const floating*>work.x, work.x_batch, work.steps, work.channels,
+                      <const floating*>work.packed, <floating*>work.y, work.y_batch,
+                      work.out_steps, work.channels_first, work.taps, work.mult,
+                      work.filters, work.use_bias, work.act, work.stride, work.dilation,
+                      work.pad_left, work.tile, work.tiles, item, d, ctile)
+            item = sepconv_job_next(job)
+    free(d_raw)
+    free(c_raw)
+
+
+cdef void _participate_f32(void* context, sepconv_job* job) noexcept nogil:
+    _participate(<ForwardWork*>context, job, <float*>NULL)
+
+
+cdef void _participate_f64(void* context, sepconv_job* job) noexcept nogil:
+    _participate(<ForwardWork*>context, job, <double*>NULL)
+
+
+# Which threads run a multi-threaded forward call: sepconv's own pool
+# (threadpool.h: the caller never waits for a worker that has not started)
+# or an OpenMP loop (the only choice without POSIX threads).
+cdef int _use_pool = SEPCONV_POOL
+
+
+def threading_layer(name=None):
+    """The forward pass's threading: 'pool' (sepconv's own) or 'openmp'.
+
+    With ``name``, switch to it first ('pool' needs POSIX threads).  The
+    results are the same either way; sepconv.dispatch sets it from
+    $SEPCONV_THREADING when it loads a module.
+    """
+    global _use_pool
+    if name is not None:
+        if name == "pool" and SEPCONV_POOL:
+            _use_pool = 1
+        elif name == "openmp":
+            _use_pool = 0
+        else:
+            choices = "'pool' or 'openmp'" if SEPCONV_POOL else "'openmp' (no POSIX threads)"
+            raise ValueError(f"SEPCONV_THREADING must be {choices}, received {name!r}")
+    return "pool" if _use_pool else "openmp"
+
+
+def pool_size():
+    """Worker threads this module's pool has started (0 before any threaded call)."""
+    return sepconv_pool_size()
+
+
 cdef int _forward(const floating* x, Py_ssize_t batch, Py_ssize_t steps,
                   Py_ssize_t channels, const floating* packed, floating* y,
                   Py_ssize_t out_steps, bint channels_first, Py_ssize_t taps,
@@ -448,9 +541,9 @@ cdef int _forward(const floating* x, Py_ssize_t batch, Py_ssize_t steps,
     cdef Py_ssize_t nr = SEPCONV_NR_F32 if floating is float else SEPCONV_NR_F64
     cdef Py_ssize_t tiles = (out_steps + tile - 1) // tile
     cdef Py_ssize_t items = batch * tiles
-    cdef Py_ssize_t x_batch = steps * channels
-    cdef Py_ssize_t y_batch = out_steps * filters
-    cdef Py_ssize_t d_bytes, c_bytes, item
+    cdef ForwardWork work
+    cdef sepconv_job job
+    cdef Py_ssize_t item
     cdef floating* d
     cdef floating* ctile
     cdef void* d_raw
@@ -459,44 +552,55 @@ cdef int _forward(const floating* x, Py_ssize_t batch, Py_ssize_t steps,
     cdef int* failed_flag = &failed
     if items <= 0:
         return 0
-    d_bytes = tile * width * sizeof(floating)
+    work.x = x
+    work.steps = steps
+    work.channels = channels
+    work.x_batch = steps * channels
+    work.packed = packed
+    work.y = y
+    work.out_steps = out_steps
+    work.y_batch = out_steps * filters
+    work.channels_first = channels_first
+    work.use_bias = use_bias
+    work.taps = taps
+    work.mult = mult
+    work.filters = filters
+    work.stride = stride
+    work.dilation = dilation
+    work.pad_left = pad_left
+    work.tile = tile
+    work.tiles = tiles
+    work.act = act
+    work.d_bytes = tile * width * sizeof(floating)
     if channels_first:
-        c_bytes = ((filters + SEPCONV_MR - 1) // SEPCONV_MR) * SEPCONV_MR * tile * sizeof(floating)
+        work.c_bytes = ((filters + SEPCONV_MR - 1) // SEPCONV_MR) * SEPCONV_MR * tile * sizeof(floating)
     else:
-        c_bytes = tile * ((filters + nr - 1) // nr) * nr * sizeof(floating)
+        work.c_bytes = tile * ((filters + nr - 1) // nr) * nr * sizeof(floating)
     if num_threads > items:
         num_threads = <int>items
-    if num_threads <= 1:
-        # No parallel region at all: small problems pay no OpenMP fork/join.
-        d_raw = malloc(d_bytes + 64)
-        c_raw = malloc(c_bytes + 64)
-        if d_raw == NULL or c_raw == NULL:
-            failed = 1
-        else:
-            d = <floating*>sepconv_scratch(d_raw, d_bytes)
-            ctile = <floating*>sepconv_scratch(c_raw, c_bytes)
-            for item in range(items):
-                _run_item(x, x_batch, steps, channels, packed, y, y_batch, out_steps,
-                          channels_first, taps, mult, filters, use_bias, act, stride,
-                          dilation, pad_left, tile, tiles, item, d, ctile)
-        free(d_raw)
-        free(c_raw)
-        return -failed
-    # Every thread enters the prange (an OpenMP work-sharing loop must be met
-    # by all threads of the team); one whose scratch could not be allocated
-    # only raises the flag.
+    if num_threads <= 1 or _use_pool:
+        # One thread runs without any parallel machinery at all.
+        job.run = _participate_f32 if floating is float else _participate_f64
+        job.context = &work
+        job.items = items
+        job.next = 0
+        job.failed = 0
+        return -sepconv_pool_run(&job, num_threads)
+    # The OpenMP loop.  Every thread enters the prange (an OpenMP
+    # work-sharing loop must be met by all threads of the team); one whose
+    # scratch could not be allocated only raises the flag.
     with parallel(num_threads=num_threads):
-        d_raw = malloc(d_bytes + 64)
-        c_raw = malloc(c_bytes + 64)
-        d = <floating*>sepconv_scratch(d_raw, d_bytes)
-        ctile = <floating*>sepconv_scratch(c_raw, c_bytes)
-        for item in prange(items, schedule="static"):
+        d_raw = malloc(work.d_bytes + 64)
+        c_raw = malloc(work.c_bytes + 64)
+        d = <floating*>sepconv_scratch(d_raw, work.d_bytes)
+        ctile = <floating*>sepconv_scratch(c_raw, work.c_bytes)
+        for item in prange(items, schedule="dynamic"):
             if d == NULL or ctile == NULL:
                 failed_flag[0] = 1
             else:
-                _run_item(x, x_batch, steps, channels, packed, y, y_batch, out_steps,
-                          channels_first, taps, mult, filters, use_bias, act, stride,
-                          dilation, pad_left, tile, tiles, item, d, ctile)
+                _run_item(x, work.x_batch, steps, channels, packed, y, work.y_batch,
+                          out_steps, channels_first, taps, mult, filters, use_bias, act,
+                          stride, dilation, pad_left, tile, tiles, item, d, ctile)
         free(d_raw)
         free(c_raw)
     return -failed

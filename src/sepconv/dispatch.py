@@ -5,7 +5,9 @@ target architecture (the table is ``sepconv._isa``).  At import the best
 level whose features the CPU (and the operating system) supports is chosen,
 in the table's order (on x86-64: avx512 > avx2 > baseline).  ``SEPCONV_ISA``
 forces one level; a level the CPU lacks falls back to the best it has, with a
-warning.
+warning.  ``SEPCONV_THREADING=openmp`` makes the forward pass share its work
+with an OpenMP loop instead of sepconv's own thread pool (the default where
+POSIX threads exist).
 """
 
 from __future__ import annotations
@@ -82,6 +84,9 @@ def load(level):
         raise ValueError(f"Unknown instruction-set level {level!r}; expected one of {LEVELS}.")
     module = importlib.import_module(_TABLE[level].module)
     _fork.watch(module)
+    threading = os.environ.get("SEPCONV_THREADING", "").strip().lower()
+    if threading:
+        module.threading_layer(threading)
     return module
 
 

@@ -44,6 +44,7 @@ def config_info():
                    "DW_ROWS": kernels.DW_ROWS, "vector_bytes": kernels.VEC_BYTES},
         "openmp": bool(kernels.OPENMP),
         "threads": int(kernels.max_threads()),
+        "threading": kernels.threading_layer(),
         "build": build,
     }
 
@@ -73,6 +74,9 @@ def show_config(mode: str = "stdout", file: Optional[TextIO] = None) -> Optional
           f"{kernel['DW_ROWS']} steps", file=out)
     print(f"  OpenMP        : {'on' if info['openmp'] else 'off'}, "
           f"{info['threads']} thread(s) by default", file=out)
+    print(f"  threading     : {info['threading']} ("
+          f"{'sepconv pool: the caller never waits for a worker that has not started' if info['threading'] == 'pool' else 'OpenMP loop'}"
+          f"; SEPCONV_THREADING=pool|openmp)", file=out)
     build = info["build"]
     if build:
         print(f"  compiler      : {build.get('compiler', '?')}", file=out)

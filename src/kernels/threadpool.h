@@ -1,0 +1,300 @@
+/* threadpool.h: the forward pass's own worker threads (POSIX threads).
+ *
+ * Why not an OpenMP parallel loop: a parallel region ends at a barrier that
+ * waits for every thread of the team, including one the operating system
+ * has not run yet.  On a shared machine (another process busy on a core) a
+ * 2-thread call then waits for that thread's next time slice: p90 latencies
+ * of several milliseconds for calls that take 10-400 us on one thread.
+ *
+ * Here the calling thread is a worker too, and waits only for workers that
+ * actually joined.  A job is a count of work items and a function that each
+ * participant runs: it claims items one at a time from a shared counter
+ * (sepconv_job_next) until none are left.  A worker that wakes up late finds
+ * the job closed or its items taken and goes back to waiting; the caller
+ * never waits for it.  Results do not depend on who ran which item: each
+ * item writes its own outputs, summed in a fixed order.
+ *
+ * Workers spin for a short while after a job (a call that follows soon
+ * finds them awake), then sleep on a condition variable; the hot path of a
+ * call takes no lock (a lock held by a descheduled worker would stall the
+ * caller as surely as a barrier).  A worker that
+ * joined and then lost its core still stalls the caller, which must wait
+ * for the outputs it is writing: after such a stall the pool backs off to
+ * the caller alone for a while (see SEPCONV_POOL_BACKOFF_MIN).  One job runs at a
+ * time: a second caller that finds the pool busy (another Python thread's
+ * call) runs its job alone rather than queue behind the first.
+ *
+ * The pool is per kernel module (each level's module has its own), created
+ * lazily, grown to the largest thread count asked for, and never shrunk.
+ * A child process after fork() has none of the parent's threads: the
+ * at-fork handler forgets them, and the child starts a new pool when asked.
+ *
+ * Without POSIX threads (MSVC) SEPCONV_POOL is 0 and the kernels use their
+ * OpenMP loop instead.
+ */
+#ifndef SEPCONV_THREADPOOL_H
+#define SEPCONV_THREADPOOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if !defined(_WIN32) && (defined(__GNUC__) || defined(__clang__))
+#define SEPCONV_POOL 1
+#include <pthread.h>
+#include <sched.h>
+#include <time.h>
+#else
+#define SEPCONV_POOL 0
+#endif
+
+typedef struct sepconv_job {
+    /* Run by every participant: claims items with sepconv_job_next. */
+    void (*run)(void* context, struct sepconv_job* job);
+    void* context;
+    ptrdiff_t items;
+    ptrdiff_t next;   /* the next unclaimed item (atomic) */
+    int failed;       /* set by a participant that could not run (atomic) */
+    int finished;     /* workers that joined and are done (atomic) */
+} sepconv_job;
+
+/* The next item to compute, or -1 when every item is taken. */
+static inline ptrdiff_t sepconv_job_next(sepconv_job* job) {
+#if defined(__GNUC__) || defined(__clang__)
+    ptrdiff_t item = __atomic_fetch_add(&job->next, 1, __ATOMIC_RELAXED);
+#else
+    ptrdiff_t item = job->next++;   /* one participant only (no pool) */
+#endif
+    return item < job->items ? item : -1;
+}
+
+static inline void sepconv_job_fail(sepconv_job* job) {
+#if defined(__GNUC__) || defined(__clang__)
+    __atomic_store_n(&job->failed, 1, __ATOMIC_RELAXED);
+#else
+    job->failed = 1;
+#endif
+}
+
+#if SEPCONV_POOL
+
+#if defined(__x86_64__) || defined(__i386__)
+#define SEPCONV_RELAX() __builtin_ia32_pause()
+#elif defined(__aarch64__) || defined(__arm__)
+#define SEPCONV_RELAX() __asm__ __volatile__("yield")
+#else
+#define SEPCONV_RELAX() ((void)0)
+#endif
+
+/* How long a worker spins for the next job before it sleeps (seconds). */
+#define SEPCONV_POOL_SPIN 100e-6
+#define SEPCONV_POOL_MAX 1024
+
+typedef struct {
+    /* The hot path is lock-free: a caller publishes its job and a number of
+       tickets; a worker that takes a ticket (an atomic decrement that found
+       it positive) has joined and counts itself out in job->finished when
+       it is done.  The caller closes the job by taking the tickets back, so
+       it knows exactly how many workers joined and waits for those only.
+       The mutex and condition variable are for sleeping workers (and for
+       starting threads), which a caller touches only when some sleep. */
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    unsigned long generation;   /* bumped per job (atomic) */
+    sepconv_job* job;           /* the current job (atomic) */
+    int tickets;                /* workers the current job can still take (atomic) */
+    int sleeping;               /* workers waiting on `wake` (atomic) */
+    int started;                /* worker threads alive (under lock) */
+    int busy;                   /* a caller owns the pool (atomic) */
+    int atfork_set;
+    int solo;                   /* calls left to run on the caller alone (owner only) */
+    int backoff;                /* solo calls after the next stalled one (owner only) */
+    int park;                   /* spinning workers should sleep at once (atomic) */
+} sepconv_pool_t;
+
+static sepconv_pool_t sepconv_pool = {
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, NULL, 0, 0, 0, 0, 0, 0, 0, 0};
+
+/* A worker that joined and was then descheduled still holds its item, and
+   the caller must wait for it (it is writing the caller's output); a caller
+   that shares a core with another process is slowed down by its own
+   workers.  After a call that shows either, the next `backoff` calls run on
+   the caller alone, then one tries the workers again; each stalled try
+   doubles the backoff (up to 4096 calls), a clean one resets it.  Results
+   do not change. */
+#define SEPCONV_POOL_BACKOFF_MIN 16
+#define SEPCONV_POOL_BACKOFF_MAX 4096
+
+static inline double sepconv_clock(clockid_t clock) {
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+#define sepconv_now() sepconv_clock(CLOCK_MONOTONIC)
+#define sepconv_cpu_now() sepconv_clock(CLOCK_THREAD_CPUTIME_ID)
+
+#define SEPCONV_LOAD(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
+#define SEPCONV_STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
+
+static void* sepconv_pool_worker(void* unused) {
+    sepconv_pool_t* pool = &sepconv_pool;
+    unsigned long seen = SEPCONV_LOAD(&pool->generation);
+    (void)unused;
+    for (;;) {
+        /* Wait for the next job: spin for a while, then sleep. */
+        double until = sepconv_now() + SEPCONV_POOL_SPIN;
+        int spin;
+        for (spin = 1; SEPCONV_LOAD(&pool->generation) == seen; ++spin) {
+            if (spin % 64 == 0 && (SEPCONV_LOAD(&pool->park) || sepconv_now() > until)) {
+                pthread_mutex_lock(&pool->lock);
+                __atomic_add_fetch(&pool->sleeping, 1, __ATOMIC_SEQ_CST);
+                while (SEPCONV_LOAD(&pool->generation) == seen)
+                    pthread_cond_wait(&pool->wake, &pool->lock);
+                __atomic_sub_fetch(&pool->sleeping, 1, __ATOMIC_SEQ_CST);
+                pthread_mutex_unlock(&pool->lock);
+                break;
+            }
+            SEPCONV_RELAX();
+        }
+        seen = SEPCONV_LOAD(&pool->generation);
+        /* Join if a ticket is left.  The ticket may belong to a newer job
+           than `seen`: whichever job is current is live until its caller
+           has counted this worker out. */
+        if (__atomic_fetch_sub(&pool->tickets, 1, __ATOMIC_SEQ_CST) > 0) {
+            sepconv_job* job = SEPCONV_LOAD(&pool->job);
+            job->run(job->context, job);
+            __atomic_add_fetch(&job->finished, 1, __ATOMIC_SEQ_CST);  /* last touch */
+        }
+    }
+    return NULL;
+}
+
+/* In a child after fork(): no worker threads exist; start afresh. */
+static void sepconv_pool_after_fork_child(void) {
+    sepconv_pool_t* pool = &sepconv_pool;
+    pthread_mutex_init(&pool->lock, NULL);
+    pthread_cond_init(&pool->wake, NULL);
+    pool->job = NULL;
+    pool->tickets = pool->sleeping = pool->started = pool->busy = 0;
+    pool->solo = pool->backoff = pool->park = 0;
+}
+
+/* Start workers until `count` exist; returns how many exist. */
+static int sepconv_pool_grow(int count) {
+    sepconv_pool_t* pool = &sepconv_pool;
+    int started;
+    if (count > SEPCONV_POOL_MAX) count = SEPCONV_POOL_MAX;
+    pthread_mutex_lock(&pool->lock);
+    if (!pool->atfork_set) {
+        pthread_atfork(NULL, NULL, sepconv_pool_after_fork_child);
+        pool->atfork_set = 1;
+    }
+    while (pool->started < count) {
+        pthread_t thread;
+        pthread_attr_t attr;
+        int status;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        pthread_attr_setstacksize(&attr, 1 << 20);  /* the kernels use little stack */
+        status = pthread_create(&thread, &attr, sepconv_pool_worker, NULL);
+        pthread_attr_destroy(&attr);
+        if (status != 0) break;   /* fewer threads than asked for: still correct */
+        pool->started += 1;
+    }
+    started = pool->started;
+    pthread_mutex_unlock(&pool->lock);
+    return started;
+}
+
+/* Run `job` on the calling thread and up to threads - 1 workers; returns
+   job->failed.  Never waits for a worker that did not join. */
+static int sepconv_pool_run(sepconv_job* job, int threads) {
+    sepconv_pool_t* pool = &sepconv_pool;
+    int helpers = threads - 1, expected = 0, left, joined, spin;
+    double start, cpu_start, own_done, own_cpu, waited;
+    job->finished = 0;
+    if (helpers > job->items - 1) helpers = (int)(job->items - 1);
+    if (helpers <= 0
+            || !__atomic_compare_exchange_n(&pool->busy, &expected, 1, 0, __ATOMIC_SEQ_CST,
+                                            __ATOMIC_SEQ_CST)) {
+        /* One thread, or another caller's job owns the pool: run alone. */
+        job->run(job->context, job);
+        return job->failed;
+    }
+    if (pool->solo > 0) {   /* contended a moment ago */
+        pool->solo -= 1;
+        SEPCONV_STORE(&pool->busy, 0);
+        job->run(job->context, job);
+        return job->failed;
+    }
+    if (pool->started < helpers) {
+        int started = sepconv_pool_grow(helpers);
+        if (started < helpers) helpers = started;
+    }
+    SEPCONV_STORE(&pool->park, 0);
+    SEPCONV_STORE(&pool->job, job);
+    SEPCONV_STORE(&pool->tickets, helpers);
+    __atomic_add_fetch(&pool->generation, 1, __ATOMIC_SEQ_CST);
+    if (SEPCONV_LOAD(&pool->sleeping) > 0) {
+        pthread_mutex_lock(&pool->lock);
+        pthread_cond_broadcast(&pool->wake);
+        pthread_mutex_unlock(&pool->lock);
+    }
+
+    start = sepconv_now();
+    cpu_start = sepconv_cpu_now();
+    job->run(job->context, job);
+    own_done = sepconv_now();
+    own_cpu = sepconv_cpu_now() - cpu_start;
+
+    /* Close the job: tickets not taken by now never will be. */
+    left = __atomic_exchange_n(&pool->tickets, 0, __ATOMIC_SEQ_CST);
+    joined = helpers - (left > 0 ? left : 0);
+    waited = 0.0;
+    if (SEPCONV_LOAD(&job->finished) < joined) {
+        for (spin = 1; SEPCONV_LOAD(&job->finished) < joined; ++spin) {
+            if (spin > 4096) sched_yield();   /* the worker may need this core */
+            else SEPCONV_RELAX();
+        }
+        waited = sepconv_now() - own_done;
+    }
+    /* Two signs that the threads do not each have a core: the caller lost
+       its own core for a while (its share took much longer than the CPU
+       time it got), or it waited for a worker for longer than its whole
+       share (normally the last worker finishes within about one item of
+       the caller). */
+    if ((own_done - start - own_cpu > 50e-6 && own_done - start > 1.5 * own_cpu)
+            || (waited > 50e-6 && waited > own_done - start)) {
+        pool->backoff = pool->backoff < SEPCONV_POOL_BACKOFF_MIN ? SEPCONV_POOL_BACKOFF_MIN
+                        : pool->backoff >= SEPCONV_POOL_BACKOFF_MAX ? SEPCONV_POOL_BACKOFF_MAX
+                        : 2 * pool->backoff;
+        pool->solo = pool->backoff;
+        SEPCONV_STORE(&pool->park, 1);   /* a spinning worker would slow the caller */
+    } else {
+        pool->backoff = 0;
+    }
+    SEPCONV_STORE(&pool->busy, 0);
+    return job->failed;
+}
+
+/* Workers alive in this module's pool (for tests and `sepconv info`). */
+static int sepconv_pool_size(void) {
+    int size;
+    pthread_mutex_lock(&sepconv_pool.lock);
+    size = sepconv_pool.started;
+    pthread_mutex_unlock(&sepconv_pool.lock);
+    return size;
+}
+
+#else  /* no pool: one participant (the kernels use OpenMP instead) */
+
+static int sepconv_pool_run(sepconv_job* job, int threads) {
+    (void)threads;
+    job->run(job->context, job);
+    return job->failed;
+}
+
+static int sepconv_pool_size(void) { return 0; }
+
+#endif /* SEPCONV_POOL */
+
+#endif /* SEPCONV_THREADPOOL_H */

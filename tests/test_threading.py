@@ -1,0 +1,159 @@
+"""The forward pass's threading: sepconv's own pool and the OpenMP loop.
+
+Both share a call's work items out differently (the pool lets the caller do
+every item a late worker did not claim, and backs off to the caller alone on
+a contended machine); neither may change a single bit of the result.
+"""
+
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+
+import numpy as np
+import pytest
+
+import sepconv
+from sepconv import functional
+
+pytestmark = pytest.mark.usefixtures("level")
+
+CASES = [
+    # batch, steps, channels, filters, kernel, strides, dilation, mult, padding, data_format
+    (1, 500, 64, 64, 9, 1, 1, 1, "same", "channels_last"),
+    (7, 301, 13, 29, 4, 2, 1, 2, "same", "channels_last"),
+    (3, 777, 40, 72, 5, 1, 3, 1, "valid", "channels_first"),
+    (16, 64, 8, 8, 3, 1, 1, 1, "same", "channels_first"),
+]
+
+
+def _problem(case, dtype, seed=0):
+    batch, steps, channels, filters, kernel, strides, dilation, mult, padding, fmt = case
+    layer = sepconv.SeparableConv1D(filters, kernel, strides=strides, dilation_rate=dilation,
+                                    depth_multiplier=mult, padding=padding, data_format=fmt,
+                                    activation="relu", dtype=dtype,
+                                    bias_initializer="random_normal")
+    shape = (batch, channels, steps) if fmt == "channels_first" else (batch, steps, channels)
+    x = np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+    return layer, x
+
+
+@pytest.fixture
+def restore_threading():
+    kernels = functional.kernel_module()
+    before = kernels.threading_layer()
+    yield kernels
+    kernels.threading_layer(before)
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_pool_and_openmp_give_the_same_bits_for_any_thread_count(case, dtype,
+                                                                 restore_threading):
+    kernels = restore_threading
+    layer, x = _problem(case, dtype)
+    expected = layer(x, num_threads=1)
+    for name in ("pool", "openmp"):
+        kernels.threading_layer(name)
+        for threads in (2, 3, 5, 8):
+            prepared = layer.prepare(x.shape, num_threads=threads)
+            for _ in range(3):
+                assert np.array_equal(prepared(x), expected), (name, threads)
+
+
+def test_threading_layer_switch_and_errors(restore_threading):
+    kernels = restore_threading
+    assert kernels.threading_layer() == "pool"   # the default on POSIX
+    assert kernels.threading_layer("openmp") == "openmp"
+    assert kernels.threading_layer() == "openmp"
+    assert kernels.threading_layer("pool") == "pool"
+    with pytest.raises(ValueError, match="SEPCONV_THREADING.*'bogus'"):
+        kernels.threading_layer("bogus")
+    assert kernels.threading_layer() == "pool"   # unchanged by the error
+
+
+def test_pool_grows_to_the_largest_thread_count_asked_for(restore_threading):
+    kernels = restore_threading
+    kernels.threading_layer("pool")
+    layer, x = _problem(CASES[1], "float32")
+    layer.prepare(x.shape, num_threads=4)(x)
+    assert kernels.pool_size() >= 3
+    before = kernels.pool_size()
+    layer.prepare(x.shape, num_threads=2)(x)
+    assert kernels.pool_size() == before        # never shrunk
+
+
+def test_python_threads_calling_at_once_share_or_bypass_the_pool(restore_threading):
+    # A caller that finds the pool owned by another runs alone: results stay exact.
+    restore_threading.threading_layer("pool")
+    problems = [_problem(case, "float32", seed=i) for i, case in enumerate(CASES)]
+    expected = [layer(x, num_threads=1) for layer, x in problems]
+    bad, barrier = [], threading.Barrier(len(problems))
+
+    def work(index):
+        layer, x = problems[index]
+        prepared = layer.prepare(x.shape, num_threads=3)
+        barrier.wait()
+        for _ in range(60):
+            if not np.array_equal(prepared(x), expected[index]):
+                bad.append(index)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(problems))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not bad
+
+
+def test_results_stay_exact_while_another_process_keeps_a_core_busy(restore_threading):
+    # Contention drives the pool through its stalls, backoff and probes.
+    restore_threading.threading_layer("pool")
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        for case in CASES[:2]:
+            layer, x = _problem(case, "float32")
+            expected = layer(x, num_threads=1)
+            prepared = layer.prepare(x.shape, num_threads=2)
+            for _ in range(400):
+                assert np.array_equal(prepared(x), expected)
+    finally:
+        busy.kill()
+        busy.wait()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork (POSIX)")
+def test_a_child_forked_before_threads_ran_starts_its_own_pool():
+    code = textwrap.dedent("""
+        import os
+        import numpy as np
+        import sepconv
+        from sepconv import functional
+        layer = sepconv.SeparableConv1D(32, 5, padding="same")
+        x = np.random.default_rng(0).standard_normal((4, 400, 32)).astype(np.float32)
+        expected = layer(x, num_threads=1)
+        pid = os.fork()
+        if pid == 0:
+            kernels = functional.kernel_module()
+            ok = all(np.array_equal(layer(x, num_threads=3), expected) for _ in range(20))
+            os._exit(0 if ok and kernels.pool_size() >= 2 else 3)
+        _, status = os.waitpid(pid, 0)
+        print(os.waitstatus_to_exitcode(status))
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.stdout.strip() == "0", result.stderr
+
+
+def test_environment_variable_selects_the_threading():
+    code = ("from sepconv import functional; "
+            "print(functional.kernel_module().threading_layer())")
+    env = dict(os.environ, SEPCONV_THREADING="openmp")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env=env, timeout=120)
+    assert result.stdout.strip() == "openmp", result.stderr
+    env["SEPCONV_THREADING"] = "nonsense"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env=env, timeout=120)
+    assert result.returncode != 0 and "SEPCONV_THREADING" in result.stderr
