@@ -100,6 +100,14 @@ cdef extern from "microkernels.h":
                               const double* w, Py_ssize_t width, Py_ssize_t taps,
                               Py_ssize_t stride, Py_ssize_t dilation, Py_ssize_t first_pos,
                               double* d, Py_ssize_t ld) noexcept nogil
+    void sepconv_micro_store_f32 "SEPCONV_F32_GEMM_STORE" (
+        Py_ssize_t kc, const float* a, Py_ssize_t a_row, Py_ssize_t a_col, const float* b,
+        Py_ssize_t b_row, const float* c, Py_ssize_t c_row, int first, float* out,
+        Py_ssize_t out_row, const float* bias, int bias_mode, int act) noexcept nogil
+    void sepconv_micro_store_f64 "SEPCONV_F64_GEMM_STORE" (
+        Py_ssize_t kc, const double* a, Py_ssize_t a_row, Py_ssize_t a_col, const double* b,
+        Py_ssize_t b_row, const double* c, Py_ssize_t c_row, int first, double* out,
+        Py_ssize_t out_row, const double* bias, int bias_mode, int act) noexcept nogil
     void sepconv_micro_f64 "SEPCONV_F64_GEMM" (Py_ssize_t kc, const double* a, Py_ssize_t a_row, Py_ssize_t a_col,
                            const double* b, Py_ssize_t b_row, double* c, Py_ssize_t c_row,
                            int first) noexcept nogil
@@ -234,6 +242,25 @@ cdef inline void _micro_kernel(Py_ssize_t kc,
         sepconv_micro_f32(kc, a, a_row, a_col, b, b_row, c, c_row, first)
     else:
         sepconv_micro_f64(kc, a, a_row, a_col, b, b_row, c, c_row, first)
+
+
+cdef inline void _micro_kernel_store(Py_ssize_t kc,
+                                     const floating* a, Py_ssize_t a_row, Py_ssize_t a_col,
+                                     const floating* b, Py_ssize_t b_row,
+                                     const floating* c, Py_ssize_t c_row, bint first,
+                                     floating* out, Py_ssize_t out_row,
+                                     const floating* bias, int bias_mode,
+                                     int act) noexcept nogil:
+    # The last block of a sum: act(acc + bias) straight into the output
+    # (bias_mode 0 none, 1 per column, 2 per row).  Activations past
+    # leaky_relu are applied by the caller, in place.
+    cdef int simple = act if act <= ACT_LEAKY_RELU else ACT_LINEAR
+    if floating is float:
+        sepconv_micro_store_f32(kc, a, a_row, a_col, b, b_row, c, c_row, first, out, out_row,
+                                bias, bias_mode, simple)
+    else:
+        sepconv_micro_store_f64(kc, a, a_row, a_col, b, b_row, c, c_row, first, out, out_row,
+                                bias, bias_mode, simple)
 
 
 # --------------------------------------------------------------------------
@@ -380,28 +407,50 @@ cdef void _tile_channels_last(const floating* x, Py_ssize_t steps, Py_ssize_t ch
                               Py_ssize_t stride, Py_ssize_t dilation, Py_ssize_t pad_left,
                               Py_ssize_t t0, Py_ssize_t tile, Py_ssize_t valid,
                               floating* y, floating* d, floating* ctile) noexcept nogil:
+    # Blocks of MR valid steps x NR filters inside the output take their
+    # last KC block through the storing micro-kernel, straight into y; the
+    # edges (the last partial panel of filters, the rows past the last full
+    # MR block) go through the C tile and the scalar epilogue.
     cdef Py_ssize_t width = channels * mult
     cdef Py_ssize_t nr = SEPCONV_NR_F32 if floating is float else SEPCONV_NR_F64
     cdef Py_ssize_t panels = (filters + nr - 1) // nr
     cdef Py_ssize_t filters_pad = panels * nr
+    cdef Py_ssize_t full_panels = filters // nr
+    cdef Py_ssize_t full_rows = valid - valid % SEPCONV_MR
     cdef const floating* pw = packed + taps * width
     cdef const floating* bias = pw + panels * width * nr
     cdef Py_ssize_t ld = width
-    cdef Py_ssize_t p, rb, kb, kc, r, blk
+    cdef Py_ssize_t p, rb, kb, kc, r, i, blk, c0
+    cdef floating* out
+    cdef bint last
     _depthwise_steps_major(x, steps, channels, packed, taps, mult, stride, dilation,
                            pad_left, t0, tile, d, ld)
     for blk in range((width + SEPCONV_KC - 1) // SEPCONV_KC):
         kb = blk * SEPCONV_KC
         kc = width - kb if width - kb < SEPCONV_KC else SEPCONV_KC
+        last = kb + kc == width
         for p in range(panels):
             for r in range(tile // SEPCONV_MR):
                 rb = r * SEPCONV_MR
-                _micro_kernel(kc, d + rb * ld + kb, ld, 1,
-                              pw + (p * width + kb) * nr, nr,
-                              ctile + rb * filters_pad + p * nr, filters_pad, kb == 0)
+                if last and p < full_panels and rb < full_rows:
+                    out = y + (t0 + rb) * filters + p * nr
+                    _micro_kernel_store(kc, d + rb * ld + kb, ld, 1,
+                                        pw + (p * width + kb) * nr, nr,
+                                        ctile + rb * filters_pad + p * nr, filters_pad,
+                                        kb == 0, out, filters, bias + p * nr,
+                                        1 if use_bias else 0, act)
+                    if act > ACT_LEAKY_RELU:
+                        for i in range(SEPCONV_MR):
+                            _activate(out + i * filters, nr, act)
+                else:
+                    _micro_kernel(kc, d + rb * ld + kb, ld, 1,
+                                  pw + (p * width + kb) * nr, nr,
+                                  ctile + rb * filters_pad + p * nr, filters_pad, kb == 0)
     for r in range(valid):
-        _store_row(y + (t0 + r) * filters, ctile + r * filters_pad, filters,
-                   bias, 1, use_bias, act)
+        c0 = full_panels * nr if r < full_rows else 0
+        if c0 < filters:
+            _store_row(y + (t0 + r) * filters + c0, ctile + r * filters_pad + c0,
+                       filters - c0, bias + c0, 1, use_bias, act)
 
 
 cdef void _tile_channels_first(const floating* x, Py_ssize_t steps, Py_ssize_t channels,
@@ -411,27 +460,48 @@ cdef void _tile_channels_first(const floating* x, Py_ssize_t steps, Py_ssize_t c
                                Py_ssize_t t0, Py_ssize_t tile, Py_ssize_t valid,
                                Py_ssize_t out_steps,
                                floating* y, floating* d, floating* ctile) noexcept nogil:
+    # As channels_last with the roles swapped: blocks of MR filters x NR
+    # valid steps go straight into y (bias per row), the edges through the
+    # C tile.
     cdef Py_ssize_t width = channels * mult
     cdef Py_ssize_t nr = SEPCONV_NR_F32 if floating is float else SEPCONV_NR_F64
     cdef Py_ssize_t panels = (filters + SEPCONV_MR - 1) // SEPCONV_MR
+    cdef Py_ssize_t full_panels = filters // SEPCONV_MR
+    cdef Py_ssize_t full_cols = valid - valid % nr
     cdef const floating* pw = packed + taps * width
     cdef const floating* bias = pw + panels * width * SEPCONV_MR
     cdef Py_ssize_t ld = tile
-    cdef Py_ssize_t p, cb, kb, kc, f, blk, col
+    cdef Py_ssize_t p, cb, kb, kc, f, blk, col, i, c0
+    cdef floating* out
+    cdef bint last
     _depthwise_channels_major(x, steps, channels, packed, taps, mult, stride, dilation,
                               pad_left, t0, tile, d, ld)
     for blk in range((width + SEPCONV_KC - 1) // SEPCONV_KC):
         kb = blk * SEPCONV_KC
         kc = width - kb if width - kb < SEPCONV_KC else SEPCONV_KC
+        last = kb + kc == width
         for col in range(tile // nr):
             cb = col * nr
             for p in range(panels):
-                _micro_kernel(kc, pw + (p * width + kb) * SEPCONV_MR, 1, SEPCONV_MR,
-                              d + kb * ld + cb, ld,
-                              ctile + p * SEPCONV_MR * tile + cb, tile, kb == 0)
+                if last and p < full_panels and cb < full_cols:
+                    out = y + p * SEPCONV_MR * out_steps + t0 + cb
+                    _micro_kernel_store(kc, pw + (p * width + kb) * SEPCONV_MR, 1, SEPCONV_MR,
+                                        d + kb * ld + cb, ld,
+                                        ctile + p * SEPCONV_MR * tile + cb, tile, kb == 0,
+                                        out, out_steps, bias + p * SEPCONV_MR,
+                                        2 if use_bias else 0, act)
+                    if act > ACT_LEAKY_RELU:
+                        for i in range(SEPCONV_MR):
+                            _activate(out + i * out_steps, nr, act)
+                else:
+                    _micro_kernel(kc, pw + (p * width + kb) * SEPCONV_MR, 1, SEPCONV_MR,
+                                  d + kb * ld + cb, ld,
+                                  ctile + p * SEPCONV_MR * tile + cb, tile, kb == 0)
     for f in range(filters):
-        _store_row(y + f * out_steps + t0, ctile + f * tile, valid,
-                   bias + f, 0, use_bias, act)
+        c0 = full_cols if f < full_panels * SEPCONV_MR else 0
+        if c0 < valid:
+            _store_row(y + f * out_steps + t0 + c0, ctile + f * tile + c0, valid - c0,
+                       bias + f, 0, use_bias, act)
 
 
 # --------------------------------------------------------------------------

@@ -60,6 +60,8 @@ static int omp_get_max_threads(void) { return 1; }
 #define SEPCONV_PASTE(a, b, c, d) SEPCONV_PASTE_(a, b, c, d)
 #define SEPCONV_F32_GEMM SEPCONV_PASTE(sepconv_f32_gemm_, SEPCONV_MR, x2v__, SEPCONV_LEVEL)
 #define SEPCONV_F64_GEMM SEPCONV_PASTE(sepconv_f64_gemm_, SEPCONV_MR, x2v__, SEPCONV_LEVEL)
+#define SEPCONV_F32_GEMM_STORE SEPCONV_PASTE(sepconv_f32_gemm_, SEPCONV_MR, x2v_minmax__, SEPCONV_LEVEL)
+#define SEPCONV_F64_GEMM_STORE SEPCONV_PASTE(sepconv_f64_gemm_, SEPCONV_MR, x2v_minmax__, SEPCONV_LEVEL)
 #define SEPCONV_F32_DWCONV SEPCONV_PASTE(sepconv_f32_dwconv_, SEPCONV_DW_ROWS, x2v__, SEPCONV_LEVEL)
 #define SEPCONV_F64_DWCONV SEPCONV_PASTE(sepconv_f64_dwconv_, SEPCONV_DW_ROWS, x2v__, SEPCONV_LEVEL)
 
@@ -85,14 +87,56 @@ static inline void* sepconv_scratch(void* raw, size_t bytes) {
    the level being compiled; plain loops left the tile's fate to the
    compiler's scalar-replacement heuristics, and float64 (and AVX2)
    builds fell to ~4 GFLOP/s.  Loads and stores go through memcpy, which
-   compiles to unaligned vector moves. */
+   compiles to unaligned vector moves.
+
+   Two entry points: NAME accumulates into C (rows c_row apart); STORE
+   (named ..._minmax__level, XNNPACK's word for a fused clamp)
+   ends the sum (``first`` as for NAME, partial sums read from C) and
+   writes act(acc + bias) to OUT (rows out_row apart) instead, so the last
+   block of a tile goes straight to the layer's output with no second pass
+   over it.  bias_mode: 0 none, 1 one per column (bias[0..NR)), 2 one per
+   row (bias[0..MR)).  act: SEPCONV_ACT_* below, the activations with no
+   transcendental function (others are applied by the caller afterwards,
+   in place).  The epilogue's arithmetic is exactly the scalar store's
+   (one rounding for the bias add; NaN and -0.0 kept as v < 0 ? ... : v
+   keeps them), so the result is bitwise the same either way. */
+enum { SEPCONV_ACT_LINEAR = 0, SEPCONV_ACT_RELU = 1, SEPCONV_ACT_RELU6 = 2,
+       SEPCONV_ACT_LEAKY_RELU = 3 };
 #if defined(__GNUC__) || defined(__clang__)
 typedef float sepconv_vf __attribute__((vector_size(SEPCONV_VEC_BYTES)));
 typedef double sepconv_vd __attribute__((vector_size(SEPCONV_VEC_BYTES)));
-#define SEPCONV_DEFINE_MICRO(NAME, T, VT)                                     \
-static inline void NAME(Py_ssize_t kc, const T* a, Py_ssize_t a_row,          \
+typedef int32_t sepconv_vfi __attribute__((vector_size(SEPCONV_VEC_BYTES)));
+typedef int64_t sepconv_vdi __attribute__((vector_size(SEPCONV_VEC_BYTES)));
+
+/* act(v) on a vector, lane by lane as the scalar epilogue does it.  GCC's C
+   front end has no vector ?:, so selects are masks. */
+#define SEPCONV_DEFINE_ACT(NAME, T, VT, VI)                                  \
+static inline VT NAME(VT v, int act) {                                       \
+    const VT zero = {0};                                                     \
+    if (act == SEPCONV_ACT_RELU) {                                           \
+        return (VT)((VI)v & ~(VI)(v < zero));                                \
+    } else if (act == SEPCONV_ACT_RELU6) {                                   \
+        VT six = zero + (T)6;                                                \
+        VI big;                                                              \
+        v = (VT)((VI)v & ~(VI)(v < zero));                                   \
+        big = (VI)(v > six);                                                 \
+        return (VT)(((VI)v & ~big) | ((VI)six & big));                       \
+    } else if (act == SEPCONV_ACT_LEAKY_RELU) {                              \
+        VI negative = (VI)(v < zero);                                        \
+        VT scaled = v * (T)0.2;                                              \
+        return (VT)(((VI)scaled & negative) | ((VI)v & ~negative));          \
+    }                                                                        \
+    return v;                                                                \
+}
+SEPCONV_DEFINE_ACT(sepconv_act_vf, float, sepconv_vf, sepconv_vfi)
+SEPCONV_DEFINE_ACT(sepconv_act_vd, double, sepconv_vd, sepconv_vdi)
+
+#define SEPCONV_DEFINE_MICRO(NAME, STORE, T, VT, ACT)                                \
+static inline void STORE(Py_ssize_t kc, const T* a, Py_ssize_t a_row,  \
                         Py_ssize_t a_col, const T* b, Py_ssize_t b_row,       \
-                        T* c, Py_ssize_t c_row, int first) {                  \
+                        const T* c, Py_ssize_t c_row, int first,              \
+                        T* out, Py_ssize_t out_row, const T* bias,            \
+                        int bias_mode, int act) {                             \
     enum { LANES = SEPCONV_VEC_BYTES / sizeof(T) };                            \
     VT lo[SEPCONV_MR], hi[SEPCONV_MR];                                         \
     _Pragma("GCC unroll 16")                                                   \
@@ -107,35 +151,72 @@ static inline void NAME(Py_ssize_t kc, const T* a, Py_ssize_t a_row,          \
         memcpy(&b1, b + k * b_row + LANES, sizeof(VT));                        \
         _Pragma("GCC unroll 16")                                               \
         for (int i = 0; i < SEPCONV_MR; ++i) {                                 \
-            T s = a[i * a_row + k * a_col]; /* splat by vector*scalar */                        \
-            lo[i] += b0 * s;                                                  \
-            hi[i] += b1 * s;                                                  \
+            T s = a[i * a_row + k * a_col]; /* splat by vector*scalar */       \
+            lo[i] += b0 * s;                                                   \
+            hi[i] += b1 * s;                                                   \
+        }                                                                      \
+    }                                                                          \
+    if (bias_mode == 1) {                                                      \
+        VT b0, b1;                                                             \
+        memcpy(&b0, bias, sizeof(VT));                                         \
+        memcpy(&b1, bias + LANES, sizeof(VT));                                 \
+        _Pragma("GCC unroll 16")                                               \
+        for (int i = 0; i < SEPCONV_MR; ++i) { lo[i] += b0; hi[i] += b1; }     \
+    } else if (bias_mode == 2) {                                               \
+        _Pragma("GCC unroll 16")                                               \
+        for (int i = 0; i < SEPCONV_MR; ++i) { lo[i] += bias[i]; hi[i] += bias[i]; } \
+    }                                                                          \
+    if (act != SEPCONV_ACT_LINEAR) {                                           \
+        _Pragma("GCC unroll 16")                                               \
+        for (int i = 0; i < SEPCONV_MR; ++i) {                                 \
+            lo[i] = ACT(lo[i], act);                                           \
+            hi[i] = ACT(hi[i], act);                                           \
         }                                                                      \
     }                                                                          \
     _Pragma("GCC unroll 16")                                                   \
     for (int i = 0; i < SEPCONV_MR; ++i) {                                     \
-        memcpy(c + i * c_row, &lo[i], sizeof(VT));                             \
-        memcpy(c + i * c_row + LANES, &hi[i], sizeof(VT));                     \
+        memcpy(out + i * out_row, &lo[i], sizeof(VT));                         \
+        memcpy(out + i * out_row + LANES, &hi[i], sizeof(VT));                 \
     }                                                                          \
-}
-#else
-/* Other compilers: the same computation as plain loops. */
-#define SEPCONV_DEFINE_MICRO(NAME, T, VT)                                     \
+}                                                                              \
 static inline void NAME(Py_ssize_t kc, const T* a, Py_ssize_t a_row,          \
                         Py_ssize_t a_col, const T* b, Py_ssize_t b_row,       \
                         T* c, Py_ssize_t c_row, int first) {                  \
+    STORE(kc, a, a_row, a_col, b, b_row, c, c_row, first, c, c_row,    \
+                 NULL, 0, SEPCONV_ACT_LINEAR);                                 \
+}
+#else
+/* Other compilers: the same computation as plain loops. */
+#define SEPCONV_DEFINE_MICRO(NAME, STORE, T, VT, ACT)                                \
+static inline void STORE(Py_ssize_t kc, const T* a, Py_ssize_t a_row,  \
+                        Py_ssize_t a_col, const T* b, Py_ssize_t b_row,       \
+                        const T* c, Py_ssize_t c_row, int first,              \
+                        T* out, Py_ssize_t out_row, const T* bias,            \
+                        int bias_mode, int act) {                             \
     const int nr = 2 * SEPCONV_VEC_BYTES / (int)sizeof(T);                     \
     for (int i = 0; i < SEPCONV_MR; ++i)                                       \
         for (int j = 0; j < nr; ++j) {                                         \
             T acc = first ? (T)0 : c[i * c_row + j];                           \
             for (Py_ssize_t k = 0; k < kc; ++k)                                \
                 acc += a[i * a_row + k * a_col] * b[k * b_row + j];            \
-            c[i * c_row + j] = acc;                                            \
+            if (bias_mode == 1) acc += bias[j];                                \
+            else if (bias_mode == 2) acc += bias[i];                           \
+            if (act == SEPCONV_ACT_RELU) acc = acc < 0 ? (T)0 : acc;           \
+            else if (act == SEPCONV_ACT_RELU6) {                               \
+                acc = acc < 0 ? (T)0 : acc; acc = acc > 6 ? (T)6 : acc; }      \
+            else if (act == SEPCONV_ACT_LEAKY_RELU) acc = acc < 0 ? (T)0.2 * acc : acc; \
+            out[i * out_row + j] = acc;                                        \
         }                                                                      \
+}                                                                              \
+static inline void NAME(Py_ssize_t kc, const T* a, Py_ssize_t a_row,          \
+                        Py_ssize_t a_col, const T* b, Py_ssize_t b_row,       \
+                        T* c, Py_ssize_t c_row, int first) {                  \
+    STORE(kc, a, a_row, a_col, b, b_row, c, c_row, first, c, c_row,    \
+                 NULL, 0, SEPCONV_ACT_LINEAR);                                 \
 }
 #endif
-SEPCONV_DEFINE_MICRO(SEPCONV_F32_GEMM, float, sepconv_vf)
-SEPCONV_DEFINE_MICRO(SEPCONV_F64_GEMM, double, sepconv_vd)
+SEPCONV_DEFINE_MICRO(SEPCONV_F32_GEMM, SEPCONV_F32_GEMM_STORE, float, sepconv_vf, sepconv_act_vf)
+SEPCONV_DEFINE_MICRO(SEPCONV_F64_GEMM, SEPCONV_F64_GEMM_STORE, double, sepconv_vd, sepconv_act_vd)
 
 /* One register block of the channels_last depthwise loop: DW_ROWS steps
    x 2 vectors of channels, summed over every tap in order, skipping
