@@ -108,6 +108,14 @@ cdef extern from "microkernels.h":
         Py_ssize_t kc, const double* a, Py_ssize_t a_row, Py_ssize_t a_col, const double* b,
         Py_ssize_t b_row, const double* c, Py_ssize_t c_row, int first, double* out,
         Py_ssize_t out_row, const double* bias, int bias_mode, int act) noexcept nogil
+    void sepconv_dw_cf_block_f32 "SEPCONV_F32_DWCONV_CF" (
+        const float* const* rows, Py_ssize_t steps, const float* w, Py_ssize_t width,
+        Py_ssize_t taps, Py_ssize_t dilation, Py_ssize_t first_pos, float* d,
+        Py_ssize_t ld) noexcept nogil
+    void sepconv_dw_cf_block_f64 "SEPCONV_F64_DWCONV_CF" (
+        const double* const* rows, Py_ssize_t steps, const double* w, Py_ssize_t width,
+        Py_ssize_t taps, Py_ssize_t dilation, Py_ssize_t first_pos, double* d,
+        Py_ssize_t ld) noexcept nogil
     void sepconv_micro_f64 "SEPCONV_F64_GEMM" (Py_ssize_t kc, const double* a, Py_ssize_t a_row, Py_ssize_t a_col,
                            const double* b, Py_ssize_t b_row, double* c, Py_ssize_t c_row,
                            int first) noexcept nogil
@@ -293,8 +301,10 @@ cdef void _depthwise_steps_major(const floating* x, Py_ssize_t steps, Py_ssize_t
     # multiple of DW_ROWS).  Blocks of DW_ROWS steps x NR channels are summed
     # over all taps in registers, so each multiply-add costs one load of x
     # and a share of one load of the weights, and D is written once.
-    # Channels past the last full NR block take a plain loop.  Either way a
-    # value is summed over the taps in order, skipping taps outside the input.
+    # Channels past the last full NR block take one more block that ends at
+    # the last channel (overlapping the one before), or a plain loop when
+    # there are fewer than NR channels.  Either way a value is summed over
+    # the taps in order, skipping taps outside the input.
     cdef Py_ssize_t width = channels * mult
     cdef Py_ssize_t nr = SEPCONV_NR_F32 if floating is float else SEPCONV_NR_F64
     cdef Py_ssize_t full = channels - channels % nr
@@ -319,6 +329,23 @@ cdef void _depthwise_steps_major(const floating* x, Py_ssize_t steps, Py_ssize_t
                                          d + r * ld + m * channels + cb, ld)
             if full == channels:
                 continue
+            if full > 0:
+                # The remainder as one more full block ending at the last
+                # channel: it recomputes some channels of the block before
+                # it, with the same taps in the same order, so it writes
+                # the same bits there.
+                cb = channels - nr
+                if floating is float:
+                    sepconv_dw_block_f32(x + cb, steps, channels, dw + m * channels + cb,
+                                         width, taps, stride, dilation,
+                                         (t0 + r) * stride - pad_left,
+                                         d + r * ld + m * channels + cb, ld)
+                else:
+                    sepconv_dw_block_f64(x + cb, steps, channels, dw + m * channels + cb,
+                                         width, taps, stride, dilation,
+                                         (t0 + r) * stride - pad_left,
+                                         d + r * ld + m * channels + cb, ld)
+                continue
             for rr in range(SEPCONV_DW_ROWS):
                 drow = d + (r + rr) * ld + m * channels
                 for ch in range(full, channels):
@@ -340,17 +367,15 @@ cdef void _depthwise_channels_major(const floating* x, Py_ssize_t steps, Py_ssiz
                                     floating* d, Py_ssize_t ld) noexcept nogil:
     # channels_first: x is (channels, steps); d[m*C + c, r] for r < cols (a
     # multiple of NR).  Blocks of DW_ROWS channels x NR steps are summed over
-    # all taps in registers (DW_ROWS independent chains hide the FMA
-    # latency); blocks touching the edges of the input, and channels past the
-    # last full block, check each position.
+    # all taps in registers by the C block (DW_ROWS x 2 independent vector
+    # chains hide the FMA latency); channels past the last full block, and
+    # every channel when strided, take a plain loop.
     cdef Py_ssize_t width = channels * mult
     cdef Py_ssize_t nr = SEPCONV_NR_F32 if floating is float else SEPCONV_NR_F64
     # Strided taps gain nothing from the block (their loads are gathers).
     cdef Py_ssize_t full = width - width % SEPCONV_DW_ROWS if stride == 1 else 0
-    cdef floating acc[SEPCONV_DW_ROWS][SEPCONV_NR_MAX]
     cdef const floating* xrows[SEPCONV_DW_ROWS]
-    cdef floating w[SEPCONV_DW_ROWS]
-    cdef Py_ssize_t block, jp, jj, chunk, tc, k, base, j, pos, r, lo, hi, rows_here
+    cdef Py_ssize_t block, jp, jj, chunk, tc, k, base, r, lo, hi, rows_here
     cdef floating* drow
     cdef const floating* xr
     for block in range((width + SEPCONV_DW_ROWS - 1) // SEPCONV_DW_ROWS):
@@ -360,28 +385,12 @@ cdef void _depthwise_channels_major(const floating* x, Py_ssize_t steps, Py_ssiz
                 xrows[jj] = x + ((jp + jj) % channels) * steps
             for chunk in range(cols // nr):
                 tc = t0 + chunk * nr
-                for jj in range(SEPCONV_DW_ROWS):
-                    for j in range(nr):
-                        acc[jj][j] = 0
-                for k in range(taps):
-                    base = tc * stride + k * dilation - pad_left
-                    for jj in range(SEPCONV_DW_ROWS):
-                        w[jj] = dw[k * width + jp + jj]
-                    if base >= 0 and base + nr - 1 < steps:
-                        for jj in range(SEPCONV_DW_ROWS):
-                            xr = xrows[jj] + base
-                            for j in range(nr):
-                                acc[jj][j] += xr[j] * w[jj]
-                    else:
-                        for jj in range(SEPCONV_DW_ROWS):
-                            for j in range(nr):
-                                pos = base + j
-                                if pos >= 0 and pos < steps:
-                                    acc[jj][j] += xrows[jj][pos] * w[jj]
-                for jj in range(SEPCONV_DW_ROWS):
-                    drow = d + (jp + jj) * ld + chunk * nr
-                    for j in range(nr):
-                        drow[j] = acc[jj][j]
+                if floating is float:
+                    sepconv_dw_cf_block_f32(xrows, steps, dw + jp, width, taps, dilation,
+                                            tc - pad_left, d + jp * ld + chunk * nr, ld)
+                else:
+                    sepconv_dw_cf_block_f64(xrows, steps, dw + jp, width, taps, dilation,
+                                            tc - pad_left, d + jp * ld + chunk * nr, ld)
             continue
         # The last, partial block of channels (every channel when strided):
         # one row at a time.

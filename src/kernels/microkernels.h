@@ -64,6 +64,8 @@ static int omp_get_max_threads(void) { return 1; }
 #define SEPCONV_F64_GEMM_STORE SEPCONV_PASTE(sepconv_f64_gemm_, SEPCONV_MR, x2v_minmax__, SEPCONV_LEVEL)
 #define SEPCONV_F32_DWCONV SEPCONV_PASTE(sepconv_f32_dwconv_, SEPCONV_DW_ROWS, x2v__, SEPCONV_LEVEL)
 #define SEPCONV_F64_DWCONV SEPCONV_PASTE(sepconv_f64_dwconv_, SEPCONV_DW_ROWS, x2v__, SEPCONV_LEVEL)
+#define SEPCONV_F32_DWCONV_CF SEPCONV_PASTE(sepconv_f32_dwconv_cf_, SEPCONV_DW_ROWS, x2v__, SEPCONV_LEVEL)
+#define SEPCONV_F64_DWCONV_CF SEPCONV_PASTE(sepconv_f64_dwconv_cf_, SEPCONV_DW_ROWS, x2v__, SEPCONV_LEVEL)
 
 /* Scratch memory: ``raw`` comes from malloc(bytes + 64); the scratch starts
    at the first cache line inside it.  Debug builds fill the ``bytes`` with
@@ -277,5 +279,72 @@ static inline void NAME(const T* x, Py_ssize_t steps, Py_ssize_t channels,    \
 #endif
 SEPCONV_DEFINE_DW_BLOCK(SEPCONV_F32_DWCONV, float, sepconv_vf)
 SEPCONV_DEFINE_DW_BLOCK(SEPCONV_F64_DWCONV, double, sepconv_vd)
+
+/* One register block of the channels_first depthwise loop (stride 1):
+   DW_ROWS depthwise channels x 2 vectors of consecutive steps, summed over
+   every tap in order.  rows[r] is channel r's input row (steps long), w[k *
+   width + r] its tap-k weight, first_pos the input position of the block's
+   first step for tap 0.  Taps whose window lies inside the row load two
+   vectors; windows across an edge add lane by lane, skipping positions
+   outside, with the same multiply-add per lane. */
+#if defined(__GNUC__) || defined(__clang__)
+#define SEPCONV_DEFINE_DW_CF_BLOCK(NAME, T, VT)                               \
+static inline void NAME(const T* const* rows, Py_ssize_t steps,               \
+                        const T* w, Py_ssize_t width, Py_ssize_t taps,        \
+                        Py_ssize_t dilation, Py_ssize_t first_pos,            \
+                        T* d, Py_ssize_t ld) {                                \
+    enum { LANES = SEPCONV_VEC_BYTES / sizeof(T) };                            \
+    VT lo[SEPCONV_DW_ROWS], hi[SEPCONV_DW_ROWS];                               \
+    _Pragma("GCC unroll 8")                                                    \
+    for (int r = 0; r < SEPCONV_DW_ROWS; ++r) { lo[r] = (VT){0}; hi[r] = (VT){0}; } \
+    for (Py_ssize_t k = 0; k < taps; ++k) {                                    \
+        const Py_ssize_t base = first_pos + k * dilation;                      \
+        if (base >= 0 && base + 2 * LANES <= steps) {                          \
+            _Pragma("GCC unroll 8")                                            \
+            for (int r = 0; r < SEPCONV_DW_ROWS; ++r) {                        \
+                VT x0, x1;                                                     \
+                const T weight = w[k * width + r];                             \
+                memcpy(&x0, rows[r] + base, sizeof(VT));                       \
+                memcpy(&x1, rows[r] + base + LANES, sizeof(VT));               \
+                lo[r] += x0 * weight;                                          \
+                hi[r] += x1 * weight;                                          \
+            }                                                                  \
+        } else {                                                               \
+            for (int r = 0; r < SEPCONV_DW_ROWS; ++r) {                        \
+                const T weight = w[k * width + r];                             \
+                for (int j = 0; j < LANES; ++j) {                              \
+                    const Py_ssize_t p0 = base + j, p1 = base + LANES + j;     \
+                    if (p0 >= 0 && p0 < steps) lo[r][j] += rows[r][p0] * weight; \
+                    if (p1 >= 0 && p1 < steps) hi[r][j] += rows[r][p1] * weight; \
+                }                                                              \
+            }                                                                  \
+        }                                                                      \
+    }                                                                          \
+    _Pragma("GCC unroll 8")                                                    \
+    for (int r = 0; r < SEPCONV_DW_ROWS; ++r) {                                \
+        memcpy(d + r * ld, &lo[r], sizeof(VT));                                \
+        memcpy(d + r * ld + LANES, &hi[r], sizeof(VT));                        \
+    }                                                                          \
+}
+#else
+#define SEPCONV_DEFINE_DW_CF_BLOCK(NAME, T, VT)                               \
+static inline void NAME(const T* const* rows, Py_ssize_t steps,               \
+                        const T* w, Py_ssize_t width, Py_ssize_t taps,        \
+                        Py_ssize_t dilation, Py_ssize_t first_pos,            \
+                        T* d, Py_ssize_t ld) {                                \
+    const int nr = 2 * SEPCONV_VEC_BYTES / (int)sizeof(T);                     \
+    for (int r = 0; r < SEPCONV_DW_ROWS; ++r)                                  \
+        for (int j = 0; j < nr; ++j) {                                         \
+            T acc = 0;                                                         \
+            for (Py_ssize_t k = 0; k < taps; ++k) {                            \
+                Py_ssize_t p = first_pos + k * dilation + j;                   \
+                if (p >= 0 && p < steps) acc += rows[r][p] * w[k * width + r]; \
+            }                                                                  \
+            d[r * ld + j] = acc;                                               \
+        }                                                                      \
+}
+#endif
+SEPCONV_DEFINE_DW_CF_BLOCK(SEPCONV_F32_DWCONV_CF, float, sepconv_vf)
+SEPCONV_DEFINE_DW_CF_BLOCK(SEPCONV_F64_DWCONV_CF, double, sepconv_vd)
 
 #endif /* SEPCONV_MICROKERNELS_H */
