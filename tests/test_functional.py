@@ -560,3 +560,33 @@ def test_list_weights_and_many_weight_sets(level):
     first = [separable_conv1d(x, *w, padding="same") for w in sets]
     for w, y in zip(sets, first):
         assert np.array_equal(separable_conv1d(x, *w, padding="same"), y)
+
+
+# ------------------------------------- the two layouts compute the same bits
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("taps, dilation, padding", [(33, 1, "same"), (5, 3, "same"),
+                                                     (8, 2, "valid"), (3, 1, "same")])
+@pytest.mark.parametrize("weights_kind", ["finite", "with_inf_and_nan"])
+def test_channels_first_equals_channels_last_bitwise(level, dtype, taps, dilation, padding,
+                                                     weights_kind):
+    # The channels_first depthwise loop copies edge tiles into a zero-padded
+    # window (finite weights) or checks each tap (other weights); either way
+    # it must give the channels_last result, which skips the outside taps.
+    rng = np.random.default_rng(taps * 7 + dilation)
+    channels, mult, filters, steps = 24, 2, 20, 150
+    x = rng.standard_normal((3, steps, channels)).astype(dtype)
+    x[0, :5] = np.nan
+    x[1, -3:, 2] = np.inf
+    dw = rng.standard_normal((taps, channels, mult)).astype(dtype)
+    if weights_kind != "finite":
+        dw[0, 3, 1] = np.inf
+        dw[-1, 9, 0] = np.nan
+    pw = rng.standard_normal((1, channels * mult, filters)).astype(dtype)
+    b = rng.standard_normal(filters).astype(dtype)
+    last = separable_conv1d(x, dw, pw, b, padding=padding, dilation_rate=dilation,
+                            data_format="channels_last", num_threads=1)
+    for threads in (1, 3):
+        first = separable_conv1d(np.ascontiguousarray(x.transpose(0, 2, 1)), dw, pw, b,
+                                 padding=padding, dilation_rate=dilation,
+                                 data_format="channels_first", num_threads=threads)
+        np.testing.assert_array_equal(first.transpose(0, 2, 1), last)
