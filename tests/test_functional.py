@@ -590,3 +590,37 @@ def test_channels_first_equals_channels_last_bitwise(level, dtype, taps, dilatio
                                  padding=padding, dilation_rate=dilation,
                                  data_format="channels_first", num_threads=threads)
         np.testing.assert_array_equal(first.transpose(0, 2, 1), last)
+
+
+# ------------------------------------------- input staging (misaligned input)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("channels, taps, strides, dilation, mult, padding", [
+    (64, 9, 1, 1, 1, "same"), (40, 33, 1, 1, 1, "same"), (24, 8, 2, 3, 2, "valid"),
+    (7, 12, 3, 1, 3, "same"), (96, 8, 1, 50, 1, "same")])
+def test_results_do_not_depend_on_where_the_input_lies(level, dtype, channels, taps, strides,
+                                                       dilation, mult, padding):
+    # Misaligned channels_last input is copied tile by tile into aligned
+    # scratch (8 taps or more); the bits must be those of an aligned input.
+    rng = np.random.default_rng(channels + taps)
+    batch, steps, filters = 2, 700, 40
+    itemsize = np.dtype(dtype).itemsize
+    dw = rng.standard_normal((taps, channels, mult)).astype(dtype)
+    pw = rng.standard_normal((1, channels * mult, filters)).astype(dtype)
+    b = rng.standard_normal(filters).astype(dtype)
+    values = rng.standard_normal((batch, steps, channels)).astype(dtype)
+    values[0, ::97] = np.nan
+    results = []
+    for offset in (0, itemsize, 16, 32, 48):
+        raw = np.zeros(values.size + 128 // itemsize, dtype)
+        start = (-raw.ctypes.data % 64 + offset) // itemsize
+        x = raw[start:start + values.size].reshape(values.shape)
+        x[...] = values
+        assert x.ctypes.data % 64 == offset
+        for threads in (1, 2):
+            results.append(separable_conv1d(x, dw, pw, b, strides=strides, padding=padding,
+                                            dilation_rate=dilation, num_threads=threads))
+    for y in results[1:]:
+        np.testing.assert_array_equal(y, results[0])
+    # batch element 1 holds no NaN
+    _assert_close(results[0][1:], separable_conv1d_reference(values[1:], dw, pw, b, strides,
+                                                             padding, dilation), dtype)

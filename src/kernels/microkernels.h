@@ -221,12 +221,16 @@ SEPCONV_DEFINE_MICRO(SEPCONV_F32_GEMM, SEPCONV_F32_GEMM_STORE, float, sepconv_vf
 SEPCONV_DEFINE_MICRO(SEPCONV_F64_GEMM, SEPCONV_F64_GEMM_STORE, double, sepconv_vd, sepconv_act_vd)
 
 /* One register block of the channels_last depthwise loop: DW_ROWS steps
-   x 2 vectors of channels, summed over every tap in order, skipping
-   taps outside the input.  x points at channel cb of step 0, w at the
-   weights of tap 0 for these channels, d at the first output row. */
+   x 2 vectors of channels, summed over every tap in order, skipping taps
+   outside the input.  Input step p (0 <= p < steps) is the row at
+   x + (p - origin) * ldx: the caller's array (origin 0, ldx the channel
+   count) or a 64-byte aligned copy of the rows a tile reads.  x points at
+   channel cb, w at the weights of tap 0 for these channels, d at the first
+   output row. */
 #if defined(__GNUC__) || defined(__clang__)
 #define SEPCONV_DEFINE_DW_BLOCK(NAME, T, VT)                                  \
-static inline void NAME(const T* x, Py_ssize_t steps, Py_ssize_t channels,    \
+static inline void NAME(const T* x, Py_ssize_t steps, Py_ssize_t ldx,         \
+                        Py_ssize_t origin,                                    \
                         const T* w, Py_ssize_t width, Py_ssize_t taps,        \
                         Py_ssize_t stride, Py_ssize_t dilation,               \
                         Py_ssize_t first_pos, T* d, Py_ssize_t ld) {          \
@@ -246,8 +250,8 @@ static inline void NAME(const T* x, Py_ssize_t steps, Py_ssize_t channels,    \
             const Py_ssize_t p = p0 + r * stride;                              \
             if (inside || (p >= 0 && p < steps)) {                             \
                 VT x0, x1;                                                     \
-                memcpy(&x0, x + p * channels, sizeof(VT));                     \
-                memcpy(&x1, x + p * channels + LANES, sizeof(VT));             \
+                memcpy(&x0, x + (p - origin) * ldx, sizeof(VT));               \
+                memcpy(&x1, x + (p - origin) * ldx + LANES, sizeof(VT));       \
                 lo[r] += x0 * w0;                                              \
                 hi[r] += x1 * w1;                                              \
             }                                                                  \
@@ -261,7 +265,8 @@ static inline void NAME(const T* x, Py_ssize_t steps, Py_ssize_t channels,    \
 }
 #else
 #define SEPCONV_DEFINE_DW_BLOCK(NAME, T, VT)                                  \
-static inline void NAME(const T* x, Py_ssize_t steps, Py_ssize_t channels,    \
+static inline void NAME(const T* x, Py_ssize_t steps, Py_ssize_t ldx,         \
+                        Py_ssize_t origin,                                    \
                         const T* w, Py_ssize_t width, Py_ssize_t taps,        \
                         Py_ssize_t stride, Py_ssize_t dilation,               \
                         Py_ssize_t first_pos, T* d, Py_ssize_t ld) {          \
@@ -271,7 +276,7 @@ static inline void NAME(const T* x, Py_ssize_t steps, Py_ssize_t channels,    \
             T acc = 0;                                                         \
             for (Py_ssize_t k = 0; k < taps; ++k) {                            \
                 Py_ssize_t p = first_pos + k * dilation + r * stride;          \
-                if (p >= 0 && p < steps) acc += x[p * channels + j] * w[k * width + j]; \
+                if (p >= 0 && p < steps) acc += x[(p - origin) * ldx + j] * w[k * width + j]; \
             }                                                                  \
             d[r * ld + j] = acc;                                               \
         }                                                                      \
