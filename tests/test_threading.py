@@ -131,6 +131,7 @@ def test_a_child_forked_before_threads_ran_starts_its_own_pool():
         import numpy as np
         import sepconv
         from sepconv import functional
+        functional.kernel_module().threading_layer("pool")
         layer = sepconv.SeparableConv1D(32, 5, padding="same")
         x = np.random.default_rng(0).standard_normal((4, 400, 32)).astype(np.float32)
         expected = layer(x, num_threads=1)
