@@ -236,8 +236,10 @@ def _write_build_info(info, build_lib):
                 handle.write(text)
 
 
-# The kernels use NumPy's C API for the bound entry points (no deprecated API).
-NUMPY_MACROS = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
+# The kernels use NumPy's C API for the bound entry points (no deprecated API),
+# targeting NumPy 1.23, the oldest release the package supports at run time.
+NUMPY_MACROS = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION"),
+                ("NPY_TARGET_VERSION", "NPY_1_23_API_VERSION")]
 
 
 def _extensions():
