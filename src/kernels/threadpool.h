@@ -106,23 +106,25 @@ typedef struct {
     int started;                /* worker threads alive (under lock) */
     int busy;                   /* a caller owns the pool (atomic) */
     int atfork_set;
-    int solo;                   /* calls left to run on the caller alone (owner only) */
-    int backoff;                /* solo calls after the next stalled one (owner only) */
+    double solo_until;          /* run calls on the caller alone until then (owner only) */
+    double backoff;             /* seconds of that after the next stalled call (owner only) */
     int park;                   /* spinning workers should sleep at once (atomic) */
 } sepconv_pool_t;
 
 static sepconv_pool_t sepconv_pool = {
-    PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, NULL, 0, 0, 0, 0, 0, 0, 0, 0};
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, NULL, 0, 0, 0, 0, 0, 0.0, 0.0, 0};
 
 /* A worker that joined and was then descheduled still holds its item, and
    the caller must wait for it (it is writing the caller's output); a caller
    that shares a core with another process is slowed down by its own
-   workers.  After a call that shows either, the next `backoff` calls run on
-   the caller alone, then one tries the workers again; each stalled try
-   doubles the backoff (up to 4096 calls), a clean one resets it.  Results
-   do not change. */
-#define SEPCONV_POOL_BACKOFF_MIN 16
-#define SEPCONV_POOL_BACKOFF_MAX 4096
+   workers.  After a call that shows either, calls run on the caller alone
+   for a while (1 ms), then one tries the workers again; each stalled try
+   doubles that time (up to 100 ms), a clean one resets it.  The backoff is
+   a time, not a number of calls: a count that suits 10 us calls would keep
+   10 ms calls on one thread for a minute after a moment of contention.
+   Results do not change. */
+#define SEPCONV_POOL_BACKOFF_MIN 1e-3
+#define SEPCONV_POOL_BACKOFF_MAX 0.1
 
 static inline double sepconv_clock(clockid_t clock) {
     struct timespec ts;
@@ -175,7 +177,8 @@ static void sepconv_pool_after_fork_child(void) {
     pthread_cond_init(&pool->wake, NULL);
     pool->job = NULL;
     pool->tickets = pool->sleeping = pool->started = pool->busy = 0;
-    pool->solo = pool->backoff = pool->park = 0;
+    pool->solo_until = pool->backoff = 0.0;
+    pool->park = 0;
 }
 
 /* Start workers until `count` exist; returns how many exist. */
@@ -220,11 +223,13 @@ static int sepconv_pool_run(sepconv_job* job, int threads) {
         job->run(job->context, job);
         return job->failed;
     }
-    if (pool->solo > 0) {   /* contended a moment ago */
-        pool->solo -= 1;
-        SEPCONV_STORE(&pool->busy, 0);
-        job->run(job->context, job);
-        return job->failed;
+    if (pool->solo_until > 0.0) {   /* contended a moment ago */
+        if (sepconv_now() < pool->solo_until) {
+            SEPCONV_STORE(&pool->busy, 0);
+            job->run(job->context, job);
+            return job->failed;
+        }
+        pool->solo_until = 0.0;
     }
     if (pool->started < helpers) {
         int started = sepconv_pool_grow(helpers);
@@ -265,12 +270,12 @@ static int sepconv_pool_run(sepconv_job* job, int threads) {
     if ((own_done - start - own_cpu > 50e-6 && own_done - start > 1.5 * own_cpu)
             || (waited > 50e-6 && waited > own_done - start)) {
         pool->backoff = pool->backoff < SEPCONV_POOL_BACKOFF_MIN ? SEPCONV_POOL_BACKOFF_MIN
-                        : pool->backoff >= SEPCONV_POOL_BACKOFF_MAX ? SEPCONV_POOL_BACKOFF_MAX
+                        : 2 * pool->backoff > SEPCONV_POOL_BACKOFF_MAX ? SEPCONV_POOL_BACKOFF_MAX
                         : 2 * pool->backoff;
-        pool->solo = pool->backoff;
+        pool->solo_until = sepconv_now() + pool->backoff;
         SEPCONV_STORE(&pool->park, 1);   /* a spinning worker would slow the caller */
     } else {
-        pool->backoff = 0;
+        pool->backoff = 0.0;
     }
     SEPCONV_STORE(&pool->busy, 0);
     return job->failed;
