@@ -262,13 +262,17 @@ static int sepconv_pool_run(sepconv_job* job, int threads) {
         }
         waited = sepconv_now() - own_done;
     }
-    /* Two signs that the threads do not each have a core: the caller lost
-       its own core for a while (its share took much longer than the CPU
-       time it got), or it waited for a worker for longer than its whole
-       share (normally the last worker finishes within about one item of
-       the caller). */
+    /* Back off when the threads did not each have a core and it cost more
+       than they gained: the caller lost its own core for a while (its share
+       took much longer than the CPU time it got), or workers joined and the
+       whole call took about as long as the caller would have alone (its CPU
+       time per participant times the participants; a worker that lost its
+       core mid-item makes the caller wait).  A worker that joined late or
+       not at all costs nothing and is no reason to back off; a brief stall
+       inside a long call is cheaper than running it on one thread. */
     if ((own_done - start - own_cpu > 50e-6 && own_done - start > 1.5 * own_cpu)
-            || (waited > 50e-6 && waited > own_done - start)) {
+            || (joined > 0 && waited > 50e-6
+                && own_done - start + waited > 0.9 * own_cpu * (joined + 1))) {
         pool->backoff = pool->backoff < SEPCONV_POOL_BACKOFF_MIN ? SEPCONV_POOL_BACKOFF_MIN
                         : 2 * pool->backoff > SEPCONV_POOL_BACKOFF_MAX ? SEPCONV_POOL_BACKOFF_MAX
                         : 2 * pool->backoff;
