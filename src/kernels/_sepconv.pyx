@@ -119,6 +119,14 @@ cdef extern from "microkernels.h":
         const double* const* rows, Py_ssize_t steps, const double* w, Py_ssize_t width,
         Py_ssize_t taps, Py_ssize_t dilation, Py_ssize_t first_pos, double* d,
         Py_ssize_t ld) noexcept nogil
+    void sepconv_micro_row_f32 "SEPCONV_F32_GEMM_ROW" (
+        Py_ssize_t kc, const float* a, Py_ssize_t a_col, const float* b, Py_ssize_t b_row,
+        const float* c, int first, float* out, const float* bias, int bias_mode,
+        int act) noexcept nogil
+    void sepconv_micro_row_f64 "SEPCONV_F64_GEMM_ROW" (
+        Py_ssize_t kc, const double* a, Py_ssize_t a_col, const double* b, Py_ssize_t b_row,
+        const double* c, int first, double* out, const double* bias, int bias_mode,
+        int act) noexcept nogil
     void sepconv_micro_f64 "SEPCONV_F64_GEMM" (Py_ssize_t kc, const double* a, Py_ssize_t a_row, Py_ssize_t a_col,
                            const double* b, Py_ssize_t b_row, double* c, Py_ssize_t c_row,
                            int first) noexcept nogil
@@ -135,6 +143,7 @@ cdef extern from "threadpool.h":
     void sepconv_job_fail(sepconv_job* job) noexcept nogil
     int sepconv_pool_run(sepconv_job* job, int threads) noexcept nogil
     int sepconv_pool_size() noexcept nogil
+    void sepconv_pool_counts(long* shared, long* alone, long* stalls) noexcept nogil
 
 ctypedef fused floating:
     float
@@ -272,6 +281,18 @@ cdef inline void _micro_kernel_store(Py_ssize_t kc,
     else:
         sepconv_micro_store_f64(kc, a, a_row, a_col, b, b_row, c, c_row, first, out, out_row,
                                 bias, bias_mode, simple)
+
+
+cdef inline void _micro_row_store(Py_ssize_t kc, const floating* a, const floating* b,
+                                  Py_ssize_t b_row, const floating* c, bint first,
+                                  floating* out, const floating* bias, int bias_mode,
+                                  int act) noexcept nogil:
+    # One row of _micro_kernel_store (a contiguous along k).
+    cdef int simple = act if act <= ACT_LEAKY_RELU else ACT_LINEAR
+    if floating is float:
+        sepconv_micro_row_f32(kc, a, 1, b, b_row, c, first, out, bias, bias_mode, simple)
+    else:
+        sepconv_micro_row_f64(kc, a, 1, b, b_row, c, first, out, bias, bias_mode, simple)
 
 
 # --------------------------------------------------------------------------
@@ -539,6 +560,25 @@ cdef void _tile_channels_last(const floating* x, Py_ssize_t steps, Py_ssize_t ch
         for p in range(panels):
             for r in range(tile // SEPCONV_MR):
                 rb = r * SEPCONV_MR
+                if rb >= valid:
+                    break   # rows past the output: nothing reads them
+                if rb >= full_rows:
+                    # The last, partial block: its valid rows one at a time
+                    # (the others are never needed), the last block of the
+                    # sum of a full panel straight into y.
+                    for i in range(rb, valid):
+                        if last and p < full_panels:
+                            out = ytile + i * filters + p * nr
+                            _micro_row_store(kc, d + i * ld + kb, pw + (p * width + kb) * nr,
+                                             nr, ctile + i * filters_pad + p * nr, kb == 0,
+                                             out, bias + p * nr, 1 if use_bias else 0, act)
+                            if act > ACT_LEAKY_RELU:
+                                _activate(out, nr, act)
+                        else:
+                            out = ctile + i * filters_pad + p * nr
+                            _micro_row_store(kc, d + i * ld + kb, pw + (p * width + kb) * nr,
+                                             nr, out, kb == 0, out, bias, 0, ACT_LINEAR)
+                    continue
                 if last and p < full_panels and rb < full_rows:
                     # Stored straight into y even when y is misaligned: going
                     # through the C tile and copying was measured slower on
@@ -556,9 +596,9 @@ cdef void _tile_channels_last(const floating* x, Py_ssize_t steps, Py_ssize_t ch
                     _micro_kernel(kc, d + rb * ld + kb, ld, 1,
                                   pw + (p * width + kb) * nr, nr,
                                   ctile + rb * filters_pad + p * nr, filters_pad, kb == 0)
-    for r in range(valid):
-        c0 = full_panels * nr if r < full_rows else 0
-        if c0 < filters:
+    if full_panels * nr < filters:   # the last, partial panel of filters
+        c0 = full_panels * nr
+        for r in range(valid):
             _store_row(ytile + r * filters + c0, ctile + r * filters_pad + c0,
                        filters - c0, bias + c0, 1, use_bias, act)
 
@@ -714,13 +754,23 @@ def pool_size():
     return sepconv_pool_size()
 
 
+def pool_counts():
+    """(calls shared with workers, calls run alone after a stall, stalls) so far."""
+    cdef long shared, alone, stalls
+    sepconv_pool_counts(&shared, &alone, &stalls)
+    return shared, alone, stalls
+
+
 cdef int _forward(const floating* x, Py_ssize_t batch, Py_ssize_t steps,
                   Py_ssize_t channels, const floating* packed, floating* y,
                   Py_ssize_t out_steps, bint channels_first, Py_ssize_t taps,
                   Py_ssize_t mult, Py_ssize_t filters, bint use_bias, int act,
                   Py_ssize_t stride, Py_ssize_t dilation, Py_ssize_t pad_left,
-                  Py_ssize_t tile, int num_threads) noexcept nogil:
-    # Returns 0, or -1 when scratch memory could not be allocated.
+                  Py_ssize_t tile, int num_threads, Py_ssize_t x_batch) noexcept nogil:
+    # Returns 0, or -1 when scratch memory could not be allocated.  Batch
+    # element b's input starts x_batch elements after element b - 1's (the
+    # array's own size per element, or a stream buffer's row count times
+    # its channels).
     cdef Py_ssize_t width = channels * mult
     cdef Py_ssize_t nr = SEPCONV_NR_F32 if floating is float else SEPCONV_NR_F64
     cdef Py_ssize_t tiles = (out_steps + tile - 1) // tile
@@ -741,7 +791,7 @@ cdef int _forward(const floating* x, Py_ssize_t batch, Py_ssize_t steps,
     work.x = x
     work.steps = steps
     work.channels = channels
-    work.x_batch = steps * channels
+    work.x_batch = x_batch
     work.packed = packed
     work.y = y
     work.out_steps = out_steps
@@ -836,7 +886,7 @@ cdef int _forward_views(const floating[:, :, ::1] x, const floating[::1] packed,
                           x.shape[1] if channels_first else x.shape[2], &packed[0],
                           &y[0, 0, 0], y.shape[2] if channels_first else y.shape[1],
                           channels_first, taps, mult, filters, use_bias, act, stride,
-                          dilation, pad_left, tile, num_threads)
+                          dilation, pad_left, tile, num_threads, x.shape[1] * x.shape[2])
     if status != 0:
         raise MemoryError("sepconv: could not allocate the per-thread scratch tiles")
     return 0
@@ -957,11 +1007,15 @@ cdef class BoundForward:
 
     cdef int launch(self, cnp.ndarray x, cnp.ndarray packed, cnp.ndarray out) except -1:
         # The arrays were checked by the caller (run, or Prepared.__call__).
+        return self._launch(cnp.PyArray_DATA(x), self.in_dims[1] * self.in_dims[2],
+                            packed, out)
+
+    cdef int _launch(self, void* xp, Py_ssize_t x_batch, cnp.ndarray packed,
+                     cnp.ndarray out) except -1:
         cdef int status = 0
         cdef int threads = 1 if _serial_only else self.threads
         cdef Py_ssize_t batch = self.in_dims[0]
         cdef Py_ssize_t steps, channels, out_steps
-        cdef void* xp = cnp.PyArray_DATA(x)
         cdef void* wp = cnp.PyArray_DATA(packed)
         cdef void* yp = cnp.PyArray_DATA(out)
         if self.channels_first:
@@ -976,13 +1030,13 @@ cdef class BoundForward:
                                   <float*>yp, out_steps, self.channels_first, self.taps,
                                   self.mult, self.filters, self.use_bias, self.act,
                                   self.stride, self.dilation, self.pad_left, self.tile,
-                                  threads)
+                                  threads, x_batch)
             else:
                 status = _forward(<const double*>xp, batch, steps, channels, <const double*>wp,
                                   <double*>yp, out_steps, self.channels_first, self.taps,
                                   self.mult, self.filters, self.use_bias, self.act,
                                   self.stride, self.dilation, self.pad_left, self.tile,
-                                  threads)
+                                  threads, x_batch)
         if status != 0:
             raise MemoryError("sepconv: could not allocate the per-thread scratch tiles")
         return 0
@@ -1001,6 +1055,74 @@ cdef class BoundForward:
                              f"{self.dtype} values")
         self.launch(x, packed, out)
         return out
+
+    def run_rows(self, buffer, Py_ssize_t row, packed, out=None):
+        """The kernel on rows [row, row + steps) of ``buffer`` (batch, rows, channels),
+        C-contiguous, without making a view (streams); ``out`` as for run, made when
+        None; returns it.  channels_last bindings only."""
+        cdef cnp.ndarray view
+        cdef cnp.npy_intp* shape
+        if self.channels_first or not cnp.PyArray_Check(buffer):
+            raise ValueError("sepconv kernel: run_rows needs a channels_last binding and an "
+                             "ndarray buffer")
+        view = <cnp.ndarray>buffer
+        shape = cnp.PyArray_DIMS(view)
+        if not (cnp.PyArray_TYPE(view) == self.typenum and cnp.PyArray_NDIM(view) == 3
+                and cnp.PyArray_IS_C_CONTIGUOUS(view) and cnp.PyArray_ISALIGNED(view)
+                and cnp.PyArray_ISNOTSWAPPED(view) and shape[0] == self.in_dims[0]
+                and shape[2] == self.in_dims[2] and row >= 0
+                and row <= shape[1] - self.in_dims[1]):
+            raise ValueError(f"sepconv kernel: buffer must be a C-contiguous {self.dtype} "
+                             f"array ({self.in_dims[0]}, >= row + {self.in_dims[1]}, "
+                             f"{self.in_dims[2]}); row={row}")
+        if not self._packed_ok(packed):
+            raise ValueError(f"sepconv kernel: packed must be {self.packed_size} "
+                             f"{self.dtype} values")
+        if out is None:
+            out = cnp.PyArray_EMPTY(3, self.out_dims, self.typenum, 0)
+        elif not (_has_layout(out, self.typenum, self.out_dims, False)
+                  and _writable_apart(<cnp.ndarray>out, view)):
+            raise ValueError(f"sepconv kernel: out must be a writable C-contiguous "
+                             f"{self.dtype} array of shape {self.output_shape} apart from "
+                             f"the buffer")
+        self._launch(<char*>cnp.PyArray_DATA(view) + row * shape[2] * cnp.PyArray_ITEMSIZE(view),
+                     shape[1] * shape[2], packed, <cnp.ndarray>out)
+        return out
+
+
+def copy_rows(buffer, Py_ssize_t row, chunk):
+    """Copy ``chunk`` (batch, steps, channels) into rows [row, row + steps) of ``buffer``
+    (batch, rows, channels), both C-contiguous of one dtype; True when done, False
+    when the arrays do not fit that (the caller copies another way)."""
+    cdef cnp.ndarray dst, src
+    cdef cnp.npy_intp* dshape
+    cdef cnp.npy_intp* sshape
+    cdef Py_ssize_t b, itemsize, rows
+    cdef char* dp
+    cdef char* sp
+    if not (cnp.PyArray_Check(buffer) and cnp.PyArray_Check(chunk)):
+        return False
+    dst = <cnp.ndarray>buffer
+    src = <cnp.ndarray>chunk
+    if not (cnp.PyArray_NDIM(dst) == 3 and cnp.PyArray_NDIM(src) == 3
+            and cnp.PyArray_TYPE(dst) == cnp.PyArray_TYPE(src)
+            and cnp.PyArray_IS_C_CONTIGUOUS(dst) and cnp.PyArray_IS_C_CONTIGUOUS(src)
+            and cnp.PyArray_ISNOTSWAPPED(dst) and cnp.PyArray_ISNOTSWAPPED(src)
+            and cnp.PyArray_ISWRITEABLE(dst)):
+        return False
+    dshape = cnp.PyArray_DIMS(dst)
+    sshape = cnp.PyArray_DIMS(src)
+    if not (dshape[0] == sshape[0] and dshape[2] == sshape[2] and row >= 0
+            and row <= dshape[1] - sshape[1]):
+        return False
+    itemsize = cnp.PyArray_ITEMSIZE(dst)
+    rows = sshape[1] * sshape[2] * itemsize
+    dp = <char*>cnp.PyArray_DATA(dst) + row * dshape[2] * itemsize
+    sp = <char*>cnp.PyArray_DATA(src)
+    if rows:
+        for b in range(dshape[0]):
+            memcpy(dp + b * dshape[1] * dshape[2] * itemsize, sp + b * rows, rows)
+    return True
 
 
 cdef class Prepared:

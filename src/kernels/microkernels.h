@@ -60,6 +60,8 @@ static int omp_get_max_threads(void) { return 1; }
 #define SEPCONV_PASTE(a, b, c, d) SEPCONV_PASTE_(a, b, c, d)
 #define SEPCONV_F32_GEMM SEPCONV_PASTE(sepconv_f32_gemm_, SEPCONV_MR, x2v__, SEPCONV_LEVEL)
 #define SEPCONV_F64_GEMM SEPCONV_PASTE(sepconv_f64_gemm_, SEPCONV_MR, x2v__, SEPCONV_LEVEL)
+#define SEPCONV_F32_GEMM_ROW SEPCONV_PASTE(sepconv_f32_gemm_, 1, x2v_minmax__, SEPCONV_LEVEL)
+#define SEPCONV_F64_GEMM_ROW SEPCONV_PASTE(sepconv_f64_gemm_, 1, x2v_minmax__, SEPCONV_LEVEL)
 #define SEPCONV_F32_GEMM_STORE SEPCONV_PASTE(sepconv_f32_gemm_, SEPCONV_MR, x2v_minmax__, SEPCONV_LEVEL)
 #define SEPCONV_F64_GEMM_STORE SEPCONV_PASTE(sepconv_f64_gemm_, SEPCONV_MR, x2v_minmax__, SEPCONV_LEVEL)
 #define SEPCONV_F32_DWCONV SEPCONV_PASTE(sepconv_f32_dwconv_, SEPCONV_DW_ROWS, x2v__, SEPCONV_LEVEL)
@@ -219,6 +221,59 @@ static inline void NAME(Py_ssize_t kc, const T* a, Py_ssize_t a_row,          \
 #endif
 SEPCONV_DEFINE_MICRO(SEPCONV_F32_GEMM, SEPCONV_F32_GEMM_STORE, float, sepconv_vf, sepconv_act_vf)
 SEPCONV_DEFINE_MICRO(SEPCONV_F64_GEMM, SEPCONV_F64_GEMM_STORE, double, sepconv_vd, sepconv_act_vd)
+
+/* One row of the micro-kernel (the storing form): out[0..NR) = act(c + sum_k
+   a[k * a_col] * b[k * b_row + j] + bias).  For the last rows of a tile that
+   do not fill an MR block (a stream's push of one step computes one row,
+   not MR): each element is the same chain of multiply-adds, in the same
+   order, as in the MR-row kernel, so the bits are the same. */
+#if defined(__GNUC__) || defined(__clang__)
+#define SEPCONV_DEFINE_MICRO_ROW(NAME, T, VT, ACT)                            \
+static inline void NAME(Py_ssize_t kc, const T* a, Py_ssize_t a_col,          \
+                        const T* b, Py_ssize_t b_row, const T* c, int first,  \
+                        T* out, const T* bias, int bias_mode, int act) {      \
+    enum { LANES = SEPCONV_VEC_BYTES / sizeof(T) };                            \
+    VT lo, hi;                                                                 \
+    if (first) { lo = (VT){0}; hi = (VT){0}; }                                 \
+    else { memcpy(&lo, c, sizeof(VT)); memcpy(&hi, c + LANES, sizeof(VT)); }   \
+    for (Py_ssize_t k = 0; k < kc; ++k) {                                      \
+        VT b0, b1;                                                             \
+        const T s = a[k * a_col];                                              \
+        memcpy(&b0, b + k * b_row, sizeof(VT));                                \
+        memcpy(&b1, b + k * b_row + LANES, sizeof(VT));                        \
+        lo += b0 * s;                                                          \
+        hi += b1 * s;                                                          \
+    }                                                                          \
+    if (bias_mode == 1) {                                                      \
+        VT b0, b1;                                                             \
+        memcpy(&b0, bias, sizeof(VT));                                         \
+        memcpy(&b1, bias + LANES, sizeof(VT));                                 \
+        lo += b0; hi += b1;                                                    \
+    }                                                                          \
+    if (act != SEPCONV_ACT_LINEAR) { lo = ACT(lo, act); hi = ACT(hi, act); }   \
+    memcpy(out, &lo, sizeof(VT));                                              \
+    memcpy(out + LANES, &hi, sizeof(VT));                                      \
+}
+#else
+#define SEPCONV_DEFINE_MICRO_ROW(NAME, T, VT, ACT)                            \
+static inline void NAME(Py_ssize_t kc, const T* a, Py_ssize_t a_col,          \
+                        const T* b, Py_ssize_t b_row, const T* c, int first,  \
+                        T* out, const T* bias, int bias_mode, int act) {      \
+    const int nr = 2 * SEPCONV_VEC_BYTES / (int)sizeof(T);                     \
+    for (int j = 0; j < nr; ++j) {                                             \
+        T acc = first ? (T)0 : c[j];                                           \
+        for (Py_ssize_t k = 0; k < kc; ++k) acc += a[k * a_col] * b[k * b_row + j]; \
+        if (bias_mode == 1) acc += bias[j];                                    \
+        if (act == SEPCONV_ACT_RELU) acc = acc < 0 ? (T)0 : acc;               \
+        else if (act == SEPCONV_ACT_RELU6) {                                   \
+            acc = acc < 0 ? (T)0 : acc; acc = acc > 6 ? (T)6 : acc; }          \
+        else if (act == SEPCONV_ACT_LEAKY_RELU) acc = acc < 0 ? (T)0.2 * acc : acc; \
+        out[j] = acc;                                                          \
+    }                                                                          \
+}
+#endif
+SEPCONV_DEFINE_MICRO_ROW(SEPCONV_F32_GEMM_ROW, float, sepconv_vf, sepconv_act_vf)
+SEPCONV_DEFINE_MICRO_ROW(SEPCONV_F64_GEMM_ROW, double, sepconv_vd, sepconv_act_vd)
 
 /* One register block of the channels_last depthwise loop: DW_ROWS steps
    x 2 vectors of channels, summed over every tap in order, skipping taps

@@ -109,10 +109,12 @@ typedef struct {
     double solo_until;          /* run calls on the caller alone until then (owner only) */
     double backoff;             /* seconds of that after the next stalled call (owner only) */
     int park;                   /* spinning workers should sleep at once (atomic) */
+    long calls[3];              /* calls shared, run alone after a stall, stalled (owner) */
 } sepconv_pool_t;
 
 static sepconv_pool_t sepconv_pool = {
-    PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, NULL, 0, 0, 0, 0, 0, 0.0, 0.0, 0};
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, NULL, 0, 0, 0, 0, 0, 0.0, 0.0, 0,
+    {0, 0, 0}};
 
 /* A worker that joined and was then descheduled still holds its item, and
    the caller must wait for it (it is writing the caller's output); a caller
@@ -179,6 +181,7 @@ static void sepconv_pool_after_fork_child(void) {
     pool->tickets = pool->sleeping = pool->started = pool->busy = 0;
     pool->solo_until = pool->backoff = 0.0;
     pool->park = 0;
+    pool->calls[0] = pool->calls[1] = pool->calls[2] = 0;
 }
 
 /* Start workers until `count` exist; returns how many exist. */
@@ -225,6 +228,7 @@ static int sepconv_pool_run(sepconv_job* job, int threads) {
     }
     if (pool->solo_until > 0.0) {   /* contended a moment ago */
         if (sepconv_now() < pool->solo_until) {
+            pool->calls[1] += 1;
             SEPCONV_STORE(&pool->busy, 0);
             job->run(job->context, job);
             return job->failed;
@@ -235,6 +239,7 @@ static int sepconv_pool_run(sepconv_job* job, int threads) {
         int started = sepconv_pool_grow(helpers);
         if (started < helpers) helpers = started;
     }
+    pool->calls[0] += 1;
     SEPCONV_STORE(&pool->park, 0);
     SEPCONV_STORE(&pool->job, job);
     SEPCONV_STORE(&pool->tickets, helpers);
@@ -277,12 +282,21 @@ static int sepconv_pool_run(sepconv_job* job, int threads) {
                         : 2 * pool->backoff > SEPCONV_POOL_BACKOFF_MAX ? SEPCONV_POOL_BACKOFF_MAX
                         : 2 * pool->backoff;
         pool->solo_until = sepconv_now() + pool->backoff;
+        pool->calls[2] += 1;
         SEPCONV_STORE(&pool->park, 1);   /* a spinning worker would slow the caller */
     } else {
         pool->backoff = 0.0;
     }
     SEPCONV_STORE(&pool->busy, 0);
     return job->failed;
+}
+
+/* Counters since the start (or the last fork): calls shared with workers,
+   calls run alone because of a recent stall, stalls seen. */
+static void sepconv_pool_counts(long* shared, long* alone, long* stalls) {
+    *shared = sepconv_pool.calls[0];
+    *alone = sepconv_pool.calls[1];
+    *stalls = sepconv_pool.calls[2];
 }
 
 /* Workers alive in this module's pool (for tests and `sepconv info`). */
@@ -303,6 +317,10 @@ static int sepconv_pool_run(sepconv_job* job, int threads) {
 }
 
 static int sepconv_pool_size(void) { return 0; }
+
+static void sepconv_pool_counts(long* shared, long* alone, long* stalls) {
+    *shared = *alone = *stalls = 0;
+}
 
 #endif /* SEPCONV_POOL */
 

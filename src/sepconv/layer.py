@@ -524,6 +524,47 @@ class SeparableConv1D:
         threads = functional.check_num_threads(num_threads, kernels)
         return self._prepare_plan(self._plan(shape, threads, kernels), kernels)
 
+    def stream(self, batch_size: int = 1, num_threads: Optional[int] = None,
+               steps: Optional[int] = None) -> Any:
+        """A stream of this layer: feed a sequence chunk by chunk, bitwise equal to
+        ``layer(x)`` on the whole sequence.
+
+        ``stream.push(chunk)`` takes any number of new steps (in the layer's
+        ``data_format``) and returns the output steps they complete;
+        ``stream.flush()`` returns the rest ('same' padding) and starts a new
+        sequence; ``stream.delay`` is the lookahead in input steps; ``stream.state``
+        reads and restores the kept input steps.  The stream uses the layer's
+        current weights at every push; it records no activity loss.
+
+        Parameters
+        ----------
+        batch_size : int, default 1
+            Sequences pushed side by side.
+        num_threads : int, optional
+            Threads of each push (default OpenMP's max threads now).
+        steps : int, optional
+            The sequence's total length; needed only by a 'same' layer with
+            ``strides > 1`` whose padding depends on it (Keras's rule), and checked
+            at ``flush()`` when given.
+
+        Examples
+        --------
+        >>> import numpy as np, sepconv
+        >>> layer = sepconv.SeparableConv1D(4, 3, padding="same", input_shape=(None, 2))
+        >>> x = np.random.default_rng(0).standard_normal((1, 10, 2)).astype(np.float32)
+        >>> stream = layer.stream()
+        >>> parts = [stream.push(x[:, :4]), stream.push(x[:, 4:]), stream.flush()]
+        >>> bool(np.array_equal(np.concatenate(parts, axis=1), layer(x)))
+        True
+        """
+        from .streaming import Stream
+
+        if not self.built:
+            raise ValueError("stream() needs a built layer: call build() or the layer "
+                             "first, or make it with input_shape=.")
+        return Stream(self, self._spec, self.input_channels, self._mixed, self.name,
+                      batch_size, num_threads, steps)
+
     def _prepare_plan(self, plan, kernels):
         """A kernels.Prepared for ``plan``: the layer's conversions as its slow paths."""
         bound = plan.forward
