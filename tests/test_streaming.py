@@ -18,7 +18,7 @@ from sepconv import functional
 
 pytestmark = pytest.mark.usefixtures("level")
 
-EXAMPLES = int(os.environ.get("SEPCONV_STREAM_EXAMPLES", "300"))
+EXAMPLES = int(os.environ.get("SEPCONV_STREAM_EXAMPLES", "1000"))
 ACTIVATIONS = [None, "relu", "tanh", "gelu", "softmax", "leaky_relu", "elu"]
 
 
