@@ -14,24 +14,17 @@ p90, p99).  Prints the CPU model line.
 from __future__ import annotations
 
 import argparse
-import platform
+import os
 import random
+import sys
 import time
 
 import numpy as np
 
 import sepconv
 
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ladder import cpu_name  # noqa: E402  (a script beside this one)
 
 
 def main(argv=None):
@@ -86,7 +79,7 @@ def main(argv=None):
     pushes = np.array(pushes) * 1e6
 
     base = float(np.median(samples["offline"]))
-    print(f"CPU: {cpu_model()}; sepconv {sepconv.__version__}, ISA "
+    print(f"CPU: {cpu_name()}; sepconv {sepconv.__version__}, ISA "
           f"{sepconv.functional.isa_level()}; kws shape, {args.steps} steps, 1 thread")
     if args.markdown:
         print("\n| run | median µs | p90 µs | pushes | µs per push | / offline |")

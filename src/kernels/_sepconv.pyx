@@ -120,13 +120,13 @@ cdef extern from "microkernels.h":
         Py_ssize_t taps, Py_ssize_t dilation, Py_ssize_t first_pos, double* d,
         Py_ssize_t ld) noexcept nogil
     void sepconv_micro_row_f32 "SEPCONV_F32_GEMM_ROW" (
-        Py_ssize_t kc, const float* a, Py_ssize_t a_col, const float* b, Py_ssize_t b_row,
-        const float* c, int first, float* out, const float* bias, int bias_mode,
-        int act) noexcept nogil
+        Py_ssize_t kc, const float* a, Py_ssize_t a_row, Py_ssize_t a_col, const float* b,
+        Py_ssize_t b_row, const float* c, Py_ssize_t c_row, int first, float* out,
+        Py_ssize_t out_row, const float* bias, int bias_mode, int act) noexcept nogil
     void sepconv_micro_row_f64 "SEPCONV_F64_GEMM_ROW" (
-        Py_ssize_t kc, const double* a, Py_ssize_t a_col, const double* b, Py_ssize_t b_row,
-        const double* c, int first, double* out, const double* bias, int bias_mode,
-        int act) noexcept nogil
+        Py_ssize_t kc, const double* a, Py_ssize_t a_row, Py_ssize_t a_col, const double* b,
+        Py_ssize_t b_row, const double* c, Py_ssize_t c_row, int first, double* out,
+        Py_ssize_t out_row, const double* bias, int bias_mode, int act) noexcept nogil
     void sepconv_micro_f64 "SEPCONV_F64_GEMM" (Py_ssize_t kc, const double* a, Py_ssize_t a_row, Py_ssize_t a_col,
                            const double* b, Py_ssize_t b_row, double* c, Py_ssize_t c_row,
                            int first) noexcept nogil
@@ -290,9 +290,11 @@ cdef inline void _micro_row_store(Py_ssize_t kc, const floating* a, const floati
     # One row of _micro_kernel_store (a contiguous along k).
     cdef int simple = act if act <= ACT_LEAKY_RELU else ACT_LINEAR
     if floating is float:
-        sepconv_micro_row_f32(kc, a, 1, b, b_row, c, first, out, bias, bias_mode, simple)
+        sepconv_micro_row_f32(kc, a, 0, 1, b, b_row, c, 0, first, out, 0, bias, bias_mode,
+                              simple)
     else:
-        sepconv_micro_row_f64(kc, a, 1, b, b_row, c, first, out, bias, bias_mode, simple)
+        sepconv_micro_row_f64(kc, a, 0, 1, b, b_row, c, 0, first, out, 0, bias, bias_mode,
+                              simple)
 
 
 # --------------------------------------------------------------------------
@@ -314,6 +316,19 @@ cdef inline void _tap_range(Py_ssize_t t0, Py_ssize_t t1, Py_ssize_t offset,
     hi[0] = t1 if last > t1 else last
     if hi[0] < lo[0]:
         hi[0] = lo[0]
+
+
+cdef inline void _dw_block(const floating* x, Py_ssize_t steps, Py_ssize_t ldx,
+                           Py_ssize_t origin, const floating* w, Py_ssize_t width,
+                           Py_ssize_t taps, Py_ssize_t stride, Py_ssize_t dilation,
+                           Py_ssize_t first_pos, floating* d, Py_ssize_t ld) noexcept nogil:
+    # The C register block of the dtype (microkernels.h).
+    if floating is float:
+        sepconv_dw_block_f32(x, steps, ldx, origin, w, width, taps, stride, dilation,
+                             first_pos, d, ld)
+    else:
+        sepconv_dw_block_f64(x, steps, ldx, origin, w, width, taps, stride, dilation,
+                             first_pos, d, ld)
 
 
 cdef inline Py_ssize_t _stage_stride(Py_ssize_t channels, Py_ssize_t itemsize) noexcept nogil:
@@ -373,39 +388,20 @@ cdef void _depthwise_steps_major(const floating* x, Py_ssize_t steps, Py_ssize_t
             memcpy(stage + (pos - lo) * ldx, x + pos * channels, channels * sizeof(floating))
         origin = lo
         src = stage
+    # The remainder, when there is a full block before it, is one more full
+    # block ending at the last channel: it recomputes some channels of the
+    # block before it, with the same taps in the same order, so it writes the
+    # same bits there.
+    cdef Py_ssize_t blocks = full // nr + (1 if 0 < full < channels else 0)
     for block in range(rows // SEPCONV_DW_ROWS):
         r = block * SEPCONV_DW_ROWS
         for m in range(mult):
-            for chunk in range(full // nr):
-                cb = chunk * nr
-                if floating is float:
-                    sepconv_dw_block_f32(src + cb, steps, ldx, origin, dw + m * channels + cb,
-                                         width, taps, stride, dilation,
-                                         (t0 + r) * stride - pad_left,
-                                         d + r * ld + m * channels + cb, ld)
-                else:
-                    sepconv_dw_block_f64(src + cb, steps, ldx, origin, dw + m * channels + cb,
-                                         width, taps, stride, dilation,
-                                         (t0 + r) * stride - pad_left,
-                                         d + r * ld + m * channels + cb, ld)
-            if full == channels:
-                continue
+            for chunk in range(blocks):
+                cb = chunk * nr if chunk * nr < full else channels - nr
+                _dw_block(src + cb, steps, ldx, origin, dw + m * channels + cb, width, taps,
+                          stride, dilation, (t0 + r) * stride - pad_left,
+                          d + r * ld + m * channels + cb, ld)
             if full > 0:
-                # The remainder as one more full block ending at the last
-                # channel: it recomputes some channels of the block before
-                # it, with the same taps in the same order, so it writes
-                # the same bits there.
-                cb = channels - nr
-                if floating is float:
-                    sepconv_dw_block_f32(src + cb, steps, ldx, origin, dw + m * channels + cb,
-                                         width, taps, stride, dilation,
-                                         (t0 + r) * stride - pad_left,
-                                         d + r * ld + m * channels + cb, ld)
-                else:
-                    sepconv_dw_block_f64(src + cb, steps, ldx, origin, dw + m * channels + cb,
-                                         width, taps, stride, dilation,
-                                         (t0 + r) * stride - pad_left,
-                                         d + r * ld + m * channels + cb, ld)
                 continue
             for rr in range(SEPCONV_DW_ROWS):
                 drow = d + (r + rr) * ld + m * channels
@@ -419,6 +415,16 @@ cdef void _depthwise_steps_major(const floating* x, Py_ssize_t steps, Py_ssize_t
                     wk = dw + k * width + m * channels
                     for ch in range(full, channels):
                         drow[ch] += xr[ch] * wk[ch]
+
+
+cdef inline void _dw_cf_block(const floating** rows, Py_ssize_t steps, const floating* w,
+                              Py_ssize_t width, Py_ssize_t taps, Py_ssize_t dilation,
+                              Py_ssize_t first_pos, floating* d, Py_ssize_t ld) noexcept nogil:
+    # The C channels_first register block of the dtype (microkernels.h).
+    if floating is float:
+        sepconv_dw_cf_block_f32(rows, steps, w, width, taps, dilation, first_pos, d, ld)
+    else:
+        sepconv_dw_cf_block_f64(rows, steps, w, width, taps, dilation, first_pos, d, ld)
 
 
 # Longest zero-padded input window (steps) an edge tile of the
@@ -494,19 +500,12 @@ cdef void _depthwise_channels_major(const floating* x, Py_ssize_t steps, Py_ssiz
                     wrows[jj] = drow
             for chunk in range(cols // nr):
                 tc = t0 + chunk * nr
-                if padded:
-                    if floating is float:
-                        sepconv_dw_cf_block_f32(wrows, window, dw + jp, width, taps, dilation,
-                                                tc - t0, d + jp * ld + chunk * nr, ld)
-                    else:
-                        sepconv_dw_cf_block_f64(wrows, window, dw + jp, width, taps, dilation,
-                                                tc - t0, d + jp * ld + chunk * nr, ld)
-                elif floating is float:
-                    sepconv_dw_cf_block_f32(xrows, steps, dw + jp, width, taps, dilation,
-                                            tc - pad_left, d + jp * ld + chunk * nr, ld)
+                if padded:   # positions relative to the window's first step
+                    _dw_cf_block(wrows, window, dw + jp, width, taps, dilation, tc - t0,
+                                 d + jp * ld + chunk * nr, ld)
                 else:
-                    sepconv_dw_cf_block_f64(xrows, steps, dw + jp, width, taps, dilation,
-                                            tc - pad_left, d + jp * ld + chunk * nr, ld)
+                    _dw_cf_block(xrows, steps, dw + jp, width, taps, dilation, tc - pad_left,
+                                 d + jp * ld + chunk * nr, ld)
             continue
         # The last, partial block of channels (every channel when strided):
         # one row at a time.

@@ -135,16 +135,17 @@ static inline VT NAME(VT v, int act) {                                       \
 SEPCONV_DEFINE_ACT(sepconv_act_vf, float, sepconv_vf, sepconv_vfi)
 SEPCONV_DEFINE_ACT(sepconv_act_vd, double, sepconv_vd, sepconv_vdi)
 
-#define SEPCONV_DEFINE_MICRO(NAME, STORE, T, VT, ACT)                                \
-static inline void STORE(Py_ssize_t kc, const T* a, Py_ssize_t a_row,  \
-                        Py_ssize_t a_col, const T* b, Py_ssize_t b_row,       \
-                        const T* c, Py_ssize_t c_row, int first,              \
-                        T* out, Py_ssize_t out_row, const T* bias,            \
-                        int bias_mode, int act) {                             \
+/* STORE: ROWS rows (MR, or 1 for the rows of a tile's last partial block). */
+#define SEPCONV_DEFINE_STORE(STORE, ROWS, T, VT, ACT)                         \
+static inline void STORE(Py_ssize_t kc, const T* a, Py_ssize_t a_row,          \
+                         Py_ssize_t a_col, const T* b, Py_ssize_t b_row,      \
+                         const T* c, Py_ssize_t c_row, int first,             \
+                         T* out, Py_ssize_t out_row, const T* bias,           \
+                         int bias_mode, int act) {                            \
     enum { LANES = SEPCONV_VEC_BYTES / sizeof(T) };                            \
-    VT lo[SEPCONV_MR], hi[SEPCONV_MR];                                         \
+    VT lo[ROWS], hi[ROWS];                                                     \
     _Pragma("GCC unroll 16")                                                   \
-    for (int i = 0; i < SEPCONV_MR; ++i) {                                     \
+    for (int i = 0; i < ROWS; ++i) {                                           \
         if (first) { lo[i] = (VT){0}; hi[i] = (VT){0}; }                       \
         else { memcpy(&lo[i], c + i * c_row, sizeof(VT));                      \
                memcpy(&hi[i], c + i * c_row + LANES, sizeof(VT)); }            \
@@ -154,7 +155,7 @@ static inline void STORE(Py_ssize_t kc, const T* a, Py_ssize_t a_row,  \
         memcpy(&b0, b + k * b_row, sizeof(VT));                                \
         memcpy(&b1, b + k * b_row + LANES, sizeof(VT));                        \
         _Pragma("GCC unroll 16")                                               \
-        for (int i = 0; i < SEPCONV_MR; ++i) {                                 \
+        for (int i = 0; i < ROWS; ++i) {                                       \
             T s = a[i * a_row + k * a_col]; /* splat by vector*scalar */       \
             lo[i] += b0 * s;                                                   \
             hi[i] += b1 * s;                                                   \
@@ -165,40 +166,34 @@ static inline void STORE(Py_ssize_t kc, const T* a, Py_ssize_t a_row,  \
         memcpy(&b0, bias, sizeof(VT));                                         \
         memcpy(&b1, bias + LANES, sizeof(VT));                                 \
         _Pragma("GCC unroll 16")                                               \
-        for (int i = 0; i < SEPCONV_MR; ++i) { lo[i] += b0; hi[i] += b1; }     \
+        for (int i = 0; i < ROWS; ++i) { lo[i] += b0; hi[i] += b1; }           \
     } else if (bias_mode == 2) {                                               \
         _Pragma("GCC unroll 16")                                               \
-        for (int i = 0; i < SEPCONV_MR; ++i) { lo[i] += bias[i]; hi[i] += bias[i]; } \
+        for (int i = 0; i < ROWS; ++i) { lo[i] += bias[i]; hi[i] += bias[i]; } \
     }                                                                          \
     if (act != SEPCONV_ACT_LINEAR) {                                           \
         _Pragma("GCC unroll 16")                                               \
-        for (int i = 0; i < SEPCONV_MR; ++i) {                                 \
+        for (int i = 0; i < ROWS; ++i) {                                       \
             lo[i] = ACT(lo[i], act);                                           \
             hi[i] = ACT(hi[i], act);                                           \
         }                                                                      \
     }                                                                          \
     _Pragma("GCC unroll 16")                                                   \
-    for (int i = 0; i < SEPCONV_MR; ++i) {                                     \
+    for (int i = 0; i < ROWS; ++i) {                                           \
         memcpy(out + i * out_row, &lo[i], sizeof(VT));                         \
         memcpy(out + i * out_row + LANES, &hi[i], sizeof(VT));                 \
     }                                                                          \
-}                                                                              \
-static inline void NAME(Py_ssize_t kc, const T* a, Py_ssize_t a_row,          \
-                        Py_ssize_t a_col, const T* b, Py_ssize_t b_row,       \
-                        T* c, Py_ssize_t c_row, int first) {                  \
-    STORE(kc, a, a_row, a_col, b, b_row, c, c_row, first, c, c_row,    \
-                 NULL, 0, SEPCONV_ACT_LINEAR);                                 \
 }
 #else
 /* Other compilers: the same computation as plain loops. */
-#define SEPCONV_DEFINE_MICRO(NAME, STORE, T, VT, ACT)                                \
-static inline void STORE(Py_ssize_t kc, const T* a, Py_ssize_t a_row,  \
-                        Py_ssize_t a_col, const T* b, Py_ssize_t b_row,       \
-                        const T* c, Py_ssize_t c_row, int first,              \
-                        T* out, Py_ssize_t out_row, const T* bias,            \
-                        int bias_mode, int act) {                             \
+#define SEPCONV_DEFINE_STORE(STORE, ROWS, T, VT, ACT)                         \
+static inline void STORE(Py_ssize_t kc, const T* a, Py_ssize_t a_row,          \
+                         Py_ssize_t a_col, const T* b, Py_ssize_t b_row,      \
+                         const T* c, Py_ssize_t c_row, int first,             \
+                         T* out, Py_ssize_t out_row, const T* bias,           \
+                         int bias_mode, int act) {                            \
     const int nr = 2 * SEPCONV_VEC_BYTES / (int)sizeof(T);                     \
-    for (int i = 0; i < SEPCONV_MR; ++i)                                       \
+    for (int i = 0; i < ROWS; ++i)                                             \
         for (int j = 0; j < nr; ++j) {                                         \
             T acc = first ? (T)0 : c[i * c_row + j];                           \
             for (Py_ssize_t k = 0; k < kc; ++k)                                \
@@ -211,69 +206,29 @@ static inline void STORE(Py_ssize_t kc, const T* a, Py_ssize_t a_row,  \
             else if (act == SEPCONV_ACT_LEAKY_RELU) acc = acc < 0 ? (T)0.2 * acc : acc; \
             out[i * out_row + j] = acc;                                        \
         }                                                                      \
-}                                                                              \
+}
+#endif
+
+/* NAME: MR rows accumulated into C (the storing kernel with C as output). */
+#define SEPCONV_DEFINE_MICRO(NAME, STORE, T)                                  \
 static inline void NAME(Py_ssize_t kc, const T* a, Py_ssize_t a_row,          \
                         Py_ssize_t a_col, const T* b, Py_ssize_t b_row,       \
                         T* c, Py_ssize_t c_row, int first) {                  \
-    STORE(kc, a, a_row, a_col, b, b_row, c, c_row, first, c, c_row,    \
-                 NULL, 0, SEPCONV_ACT_LINEAR);                                 \
+    STORE(kc, a, a_row, a_col, b, b_row, c, c_row, first, c, c_row,           \
+          NULL, 0, SEPCONV_ACT_LINEAR);                                        \
 }
-#endif
-SEPCONV_DEFINE_MICRO(SEPCONV_F32_GEMM, SEPCONV_F32_GEMM_STORE, float, sepconv_vf, sepconv_act_vf)
-SEPCONV_DEFINE_MICRO(SEPCONV_F64_GEMM, SEPCONV_F64_GEMM_STORE, double, sepconv_vd, sepconv_act_vd)
 
-/* One row of the micro-kernel (the storing form): out[0..NR) = act(c + sum_k
-   a[k * a_col] * b[k * b_row + j] + bias).  For the last rows of a tile that
-   do not fill an MR block (a stream's push of one step computes one row,
-   not MR): each element is the same chain of multiply-adds, in the same
-   order, as in the MR-row kernel, so the bits are the same. */
-#if defined(__GNUC__) || defined(__clang__)
-#define SEPCONV_DEFINE_MICRO_ROW(NAME, T, VT, ACT)                            \
-static inline void NAME(Py_ssize_t kc, const T* a, Py_ssize_t a_col,          \
-                        const T* b, Py_ssize_t b_row, const T* c, int first,  \
-                        T* out, const T* bias, int bias_mode, int act) {      \
-    enum { LANES = SEPCONV_VEC_BYTES / sizeof(T) };                            \
-    VT lo, hi;                                                                 \
-    if (first) { lo = (VT){0}; hi = (VT){0}; }                                 \
-    else { memcpy(&lo, c, sizeof(VT)); memcpy(&hi, c + LANES, sizeof(VT)); }   \
-    for (Py_ssize_t k = 0; k < kc; ++k) {                                      \
-        VT b0, b1;                                                             \
-        const T s = a[k * a_col];                                              \
-        memcpy(&b0, b + k * b_row, sizeof(VT));                                \
-        memcpy(&b1, b + k * b_row + LANES, sizeof(VT));                        \
-        lo += b0 * s;                                                          \
-        hi += b1 * s;                                                          \
-    }                                                                          \
-    if (bias_mode == 1) {                                                      \
-        VT b0, b1;                                                             \
-        memcpy(&b0, bias, sizeof(VT));                                         \
-        memcpy(&b1, bias + LANES, sizeof(VT));                                 \
-        lo += b0; hi += b1;                                                    \
-    }                                                                          \
-    if (act != SEPCONV_ACT_LINEAR) { lo = ACT(lo, act); hi = ACT(hi, act); }   \
-    memcpy(out, &lo, sizeof(VT));                                              \
-    memcpy(out + LANES, &hi, sizeof(VT));                                      \
-}
-#else
-#define SEPCONV_DEFINE_MICRO_ROW(NAME, T, VT, ACT)                            \
-static inline void NAME(Py_ssize_t kc, const T* a, Py_ssize_t a_col,          \
-                        const T* b, Py_ssize_t b_row, const T* c, int first,  \
-                        T* out, const T* bias, int bias_mode, int act) {      \
-    const int nr = 2 * SEPCONV_VEC_BYTES / (int)sizeof(T);                     \
-    for (int j = 0; j < nr; ++j) {                                             \
-        T acc = first ? (T)0 : c[j];                                           \
-        for (Py_ssize_t k = 0; k < kc; ++k) acc += a[k * a_col] * b[k * b_row + j]; \
-        if (bias_mode == 1) acc += bias[j];                                    \
-        if (act == SEPCONV_ACT_RELU) acc = acc < 0 ? (T)0 : acc;               \
-        else if (act == SEPCONV_ACT_RELU6) {                                   \
-            acc = acc < 0 ? (T)0 : acc; acc = acc > 6 ? (T)6 : acc; }          \
-        else if (act == SEPCONV_ACT_LEAKY_RELU) acc = acc < 0 ? (T)0.2 * acc : acc; \
-        out[j] = acc;                                                          \
-    }                                                                          \
-}
-#endif
-SEPCONV_DEFINE_MICRO_ROW(SEPCONV_F32_GEMM_ROW, float, sepconv_vf, sepconv_act_vf)
-SEPCONV_DEFINE_MICRO_ROW(SEPCONV_F64_GEMM_ROW, double, sepconv_vd, sepconv_act_vd)
+SEPCONV_DEFINE_STORE(SEPCONV_F32_GEMM_STORE, SEPCONV_MR, float, sepconv_vf, sepconv_act_vf)
+SEPCONV_DEFINE_STORE(SEPCONV_F64_GEMM_STORE, SEPCONV_MR, double, sepconv_vd, sepconv_act_vd)
+SEPCONV_DEFINE_MICRO(SEPCONV_F32_GEMM, SEPCONV_F32_GEMM_STORE, float)
+SEPCONV_DEFINE_MICRO(SEPCONV_F64_GEMM, SEPCONV_F64_GEMM_STORE, double)
+
+/* One row of the storing kernel, for the last rows of a tile that do not
+   fill an MR block (a stream's push of one step computes one row, not MR):
+   each element is the same chain of multiply-adds, in the same order, as in
+   the MR-row kernel, so the bits are the same. */
+SEPCONV_DEFINE_STORE(SEPCONV_F32_GEMM_ROW, 1, float, sepconv_vf, sepconv_act_vf)
+SEPCONV_DEFINE_STORE(SEPCONV_F64_GEMM_ROW, 1, double, sepconv_vd, sepconv_act_vd)
 
 /* One register block of the channels_last depthwise loop: DW_ROWS steps
    x 2 vectors of channels, summed over every tap in order, skipping taps
