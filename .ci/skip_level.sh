@@ -17,7 +17,7 @@ SH
 chmod +x "$work/cc-no-avx512"
 cd "$work"
 python3 -m venv venv
-venv/bin/python -m pip install --quiet "Cython>=3.0" "setuptools>=77"
+venv/bin/python -m pip install --quiet "Cython>=3.0" "setuptools>=77" "numpy>=2.0"
 CC="$work/cc-no-avx512" LDSHARED="$work/cc-no-avx512 -shared" \
     venv/bin/python setup.py -q build_ext --inplace >build.log 2>&1 || { cat build.log; exit 1; }
 grep -q "cannot build the avx512 level" build.log || { cat build.log; echo "no warning"; exit 1; }
