@@ -317,3 +317,32 @@ def test_bound_forward_refuses_arrays_outside_its_contract(what):
         packed = packed.reshape(1, -1)
     with pytest.raises(ValueError, match="sepconv kernel"):
         bound.run(x, packed, out)
+
+
+def test_run_rows_and_copy_rows_refuse_arrays_outside_their_contract():
+    kernels = functional.kernel_module()
+    layer = _layer(*CONFIGS[0])
+    stream = layer.stream()
+    stream.push(_input(layer, batch=1, steps=10))
+    bound = next(iter(stream._bounds.values()))
+    packed = stream._packed()
+    buffer = stream._buffer
+    steps_in = bound.input_shape[1]
+    assert bound.run_rows(buffer, 0, packed).shape == bound.output_shape
+    for bad_row in (-1, buffer.shape[1] - steps_in + 1):
+        with pytest.raises(ValueError, match="sepconv kernel"):
+            bound.run_rows(buffer, bad_row, packed)
+    for bad_buffer in (buffer.astype(np.float64), buffer[:, :, :-1].copy(), buffer.tolist()):
+        with pytest.raises(ValueError, match="sepconv kernel"):
+            bound.run_rows(bad_buffer, 0, packed)
+    with pytest.raises(ValueError, match="packed"):
+        bound.run_rows(buffer, 0, packed[:-1])
+    with pytest.raises(ValueError, match="out"):
+        bound.run_rows(buffer, 0, packed, np.empty((1, 1, 1), np.float32))
+    chunk = np.ones((1, 2, buffer.shape[2]), np.float32)
+    assert kernels.copy_rows(buffer, 0, chunk) and np.array_equal(buffer[:, :2], chunk)
+    assert not kernels.copy_rows(buffer, buffer.shape[1] - 1, chunk)   # past the end
+    assert not kernels.copy_rows(buffer, 0, chunk.astype(np.float64))  # other dtype
+    assert not kernels.copy_rows(buffer, 0, np.ones((1, 4, 2 * buffer.shape[2]),
+                                                    np.float32)[:, :, ::2])  # strided
+    assert not kernels.copy_rows(buffer, -1, chunk)

@@ -159,3 +159,17 @@ def test_environment_variable_selects_the_threading():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             env=env, timeout=120)
     assert result.returncode != 0 and "SEPCONV_THREADING" in result.stderr
+
+
+def test_pool_counts_calls_shared_with_workers(restore_threading):
+    kernels = restore_threading
+    kernels.threading_layer("pool")
+    layer, x = _problem(CASES[0], "float32")
+    prepared = layer.prepare(x.shape, num_threads=2)
+    shared, alone, stalls = kernels.pool_counts()
+    for _ in range(5):
+        prepared(x)
+    after = kernels.pool_counts()
+    # every call either shared its items or ran alone after a stall
+    assert (after[0] - shared) + (after[1] - alone) == 5
+    assert after[2] >= stalls
