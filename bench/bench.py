@@ -374,12 +374,17 @@ def time_interleaved(calls, seconds, min_rounds, max_rounds, warm_rounds, seed):
     return timer
 
 
-def wait_quiet(max_s, window_s=0.0005, threshold=0.15):
+def wait_quiet(max_s, window_s=0.01, threshold=0.15):
     """Sleep until this process's threads stop burning CPU (at most max_s).
 
     After a call, thread pools keep spinning for a while waiting for more work
-    (libgomp ~3 ms, ONNX Runtime ~20 ms here); on a machine with as many cores
+    (libgomp ~3 ms, ONNX Runtime ~35 ms here); on a machine with as many cores
     as threads those spinners would steal a core from the next implementation.
+    The window is longer than a scheduler tick (4 ms at HZ=250, 10 ms at
+    HZ=100): Linux adds a thread's run time on another core to the process's
+    CPU clock only at a tick or a context switch, so a 0.5 ms window read
+    "quiet" while ONNX Runtime's thread spun on the other core, and the next
+    runtime's 2-thread calls ran at half speed (c512_b4: 5.3 ms against 2.7 ms).
     """
     if max_s <= 0:
         return
@@ -891,9 +896,9 @@ def parse_args(argv=None):
                     help="length of a turn with --schedule burst (default 10, 4 with --quick)")
     ap.add_argument("--settle-ms", type=float, default=None,
                     help="start of a turn not kept with --schedule burst (default 1)")
-    ap.add_argument("--quiet-ms", type=float, default=40.0,
+    ap.add_argument("--quiet-ms", type=float, default=100.0,
                     help="with --schedule burst, wait at most this long before each turn "
-                         "for the previous runtime's spinning threads to sleep (default 40; "
+                         "for the previous runtime's spinning threads to sleep (default 100; "
                          "0: don't wait)")
     ap.add_argument("--busy", type=int, default=0, metavar="N",
                     help="run N busy-loop processes (not pinned) while timing, to measure "
