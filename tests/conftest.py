@@ -7,6 +7,11 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
+# Tuned choices never change results, but tests that look at a plan's tile
+# expect the rule's: no developer's wisdom file is read, none is written
+# (tests/test_tuning.py points SEPCONV_WISDOM at its own files).
+os.environ["SEPCONV_WISDOM"] = "off"
+
 from sepconv import dispatch, functional  # noqa: E402
 
 DATA = os.path.join(os.path.dirname(__file__), "data")

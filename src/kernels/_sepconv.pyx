@@ -83,6 +83,8 @@ cdef extern from "microkernels.h":
     const char* SEPCONV_ISA
     const int SEPCONV_DEBUG
     void* sepconv_scratch(void* raw, size_t nbytes) noexcept nogil
+    void sepconv_prefetch_rows(const void* base, Py_ssize_t row_bytes, Py_ssize_t first,
+                               Py_ssize_t last) noexcept nogil
     enum: SEPCONV_MR
     enum: SEPCONV_NR_F32
     enum: SEPCONV_NR_F64
@@ -393,8 +395,21 @@ cdef void _depthwise_steps_major(const floating* x, Py_ssize_t steps, Py_ssize_t
     # block before it, with the same taps in the same order, so it writes the
     # same bits there.
     cdef Py_ssize_t blocks = full // nr + (1 if 0 < full < channels else 0)
+    cdef Py_ssize_t reach = (taps - 1) * dilation - pad_left + 1
+    cdef Py_ssize_t ahead
     for block in range(rows // SEPCONV_DW_ROWS):
         r = block * SEPCONV_DW_ROWS
+        if stage == NULL:
+            # The input rows that the block two blocks on adds to its window.
+            ahead = t0 + r + 2 * SEPCONV_DW_ROWS
+            lo = (ahead - 1) * stride + reach
+            hi = (ahead + SEPCONV_DW_ROWS - 1) * stride + reach
+            if lo < 0:
+                lo = 0
+            if hi > steps:
+                hi = steps
+            if lo < hi:
+                sepconv_prefetch_rows(x, channels * sizeof(floating), lo, hi)
         for m in range(mult):
             for chunk in range(blocks):
                 cb = chunk * nr if chunk * nr < full else channels - nr
@@ -531,7 +546,7 @@ cdef void _tile_channels_last(const floating* x, Py_ssize_t steps, Py_ssize_t ch
                               Py_ssize_t filters, bint use_bias, int act,
                               Py_ssize_t stride, Py_ssize_t dilation, Py_ssize_t pad_left,
                               Py_ssize_t t0, Py_ssize_t tile, Py_ssize_t valid,
-                              floating* y, floating* d, floating* ctile,
+                              Py_ssize_t kcb, floating* y, floating* d, floating* ctile,
                               floating* stage) noexcept nogil:
     # Blocks of MR valid steps x NR filters inside the output take their
     # last KC block through the storing micro-kernel, straight into y; the
@@ -552,9 +567,9 @@ cdef void _tile_channels_last(const floating* x, Py_ssize_t steps, Py_ssize_t ch
     cdef bint last
     _depthwise_steps_major(x, steps, channels, packed, taps, mult, stride, dilation,
                            pad_left, t0, tile, d, ld, stage)
-    for blk in range((width + SEPCONV_KC - 1) // SEPCONV_KC):
-        kb = blk * SEPCONV_KC
-        kc = width - kb if width - kb < SEPCONV_KC else SEPCONV_KC
+    for blk in range((width + kcb - 1) // kcb):
+        kb = blk * kcb
+        kc = width - kb if width - kb < kcb else kcb
         last = kb + kc == width
         for p in range(panels):
             for r in range(tile // SEPCONV_MR):
@@ -607,7 +622,7 @@ cdef void _tile_channels_first(const floating* x, Py_ssize_t steps, Py_ssize_t c
                                Py_ssize_t filters, bint use_bias, int act,
                                Py_ssize_t stride, Py_ssize_t dilation, Py_ssize_t pad_left,
                                Py_ssize_t t0, Py_ssize_t tile, Py_ssize_t valid,
-                               Py_ssize_t out_steps,
+                               Py_ssize_t kcb, Py_ssize_t out_steps,
                                floating* y, floating* d, floating* ctile) noexcept nogil:
     # As channels_last with the roles swapped: blocks of MR filters x NR
     # valid steps go straight into y (bias per row), the edges through the
@@ -625,9 +640,9 @@ cdef void _tile_channels_first(const floating* x, Py_ssize_t steps, Py_ssize_t c
     cdef bint last
     _depthwise_channels_major(x, steps, channels, packed, taps, mult, stride, dilation,
                               pad_left, t0, tile, d, ld)
-    for blk in range((width + SEPCONV_KC - 1) // SEPCONV_KC):
-        kb = blk * SEPCONV_KC
-        kc = width - kb if width - kb < SEPCONV_KC else SEPCONV_KC
+    for blk in range((width + kcb - 1) // kcb):
+        kb = blk * kcb
+        kc = width - kb if width - kb < kcb else kcb
         last = kb + kc == width
         for col in range(tile // nr):
             cb = col * nr
@@ -662,7 +677,7 @@ cdef inline void _run_item(const floating* x, Py_ssize_t x_batch, Py_ssize_t ste
                            Py_ssize_t taps, Py_ssize_t mult, Py_ssize_t filters,
                            bint use_bias, int act, Py_ssize_t stride, Py_ssize_t dilation,
                            Py_ssize_t pad_left, Py_ssize_t tile, Py_ssize_t tiles,
-                           Py_ssize_t item, floating* d, floating* ctile,
+                           Py_ssize_t kcb, Py_ssize_t item, floating* d, floating* ctile,
                            floating* stage) noexcept nogil:
     cdef Py_ssize_t b = item // tiles
     cdef Py_ssize_t t0 = (item % tiles) * tile
@@ -670,11 +685,11 @@ cdef inline void _run_item(const floating* x, Py_ssize_t x_batch, Py_ssize_t ste
     if channels_first:
         _tile_channels_first(x + b * x_batch, steps, channels, packed, taps, mult, filters,
                              use_bias, act, stride, dilation, pad_left, t0, tile, valid,
-                             out_steps, y + b * y_batch, d, ctile)
+                             kcb, out_steps, y + b * y_batch, d, ctile)
     else:
         _tile_channels_last(x + b * x_batch, steps, channels, packed, taps, mult, filters,
                             use_bias, act, stride, dilation, pad_left, t0, tile, valid,
-                            y + b * y_batch, d, ctile, stage)
+                            kcb, y + b * y_batch, d, ctile, stage)
 
 
 ctypedef struct ForwardWork:
@@ -685,7 +700,7 @@ ctypedef struct ForwardWork:
     void* y
     Py_ssize_t out_steps, y_batch
     bint channels_first, use_bias
-    Py_ssize_t taps, mult, filters, stride, dilation, pad_left, tile, tiles
+    Py_ssize_t taps, mult, filters, stride, dilation, pad_left, tile, tiles, kc
     int act
     size_t d_bytes, c_bytes, s_bytes
 
@@ -708,7 +723,8 @@ cdef void _participate(ForwardWork* work, sepconv_job* job, floating* dtype_tag)
                       <const floating*>work.packed, <floating*>work.y, work.y_batch,
                       work.out_steps, work.channels_first, work.taps, work.mult,
                       work.filters, work.use_bias, work.act, work.stride, work.dilation,
-                      work.pad_left, work.tile, work.tiles, item, d, ctile, stage)
+                      work.pad_left, work.tile, work.tiles, work.kc, item, d, ctile,
+                      stage)
             item = sepconv_job_next(job)
     free(d_raw)
     free(c_raw)
@@ -765,8 +781,11 @@ cdef int _forward(const floating* x, Py_ssize_t batch, Py_ssize_t steps,
                   Py_ssize_t out_steps, bint channels_first, Py_ssize_t taps,
                   Py_ssize_t mult, Py_ssize_t filters, bint use_bias, int act,
                   Py_ssize_t stride, Py_ssize_t dilation, Py_ssize_t pad_left,
-                  Py_ssize_t tile, int num_threads, Py_ssize_t x_batch) noexcept nogil:
-    # Returns 0, or -1 when scratch memory could not be allocated.  Batch
+                  Py_ssize_t tile, Py_ssize_t kc, int num_threads,
+                  Py_ssize_t x_batch) noexcept nogil:
+    # Returns 0, or -1 when scratch memory could not be allocated.  tile
+    # output steps make one work item; the pointwise product sums kc inputs
+    # per pass over the tile (sepconv.tiling chooses both).  Batch
     # element b's input starts x_batch elements after element b - 1's (the
     # array's own size per element, or a stream buffer's row count times
     # its channels).
@@ -805,6 +824,7 @@ cdef int _forward(const floating* x, Py_ssize_t batch, Py_ssize_t steps,
     work.pad_left = pad_left
     work.tile = tile
     work.tiles = tiles
+    work.kc = kc
     work.act = act
     work.d_bytes = tile * width * sizeof(floating)
     if channels_first:
@@ -849,7 +869,8 @@ cdef int _forward(const floating* x, Py_ssize_t batch, Py_ssize_t steps,
             else:
                 _run_item(x, work.x_batch, steps, channels, packed, y, work.y_batch,
                           out_steps, channels_first, taps, mult, filters, use_bias, act,
-                          stride, dilation, pad_left, tile, tiles, item, d, ctile, stage)
+                          stride, dilation, pad_left, tile, tiles, kc, item, d, ctile,
+                          stage)
         free(d_raw)
         free(c_raw)
         free(s_raw)
@@ -885,7 +906,8 @@ cdef int _forward_views(const floating[:, :, ::1] x, const floating[::1] packed,
                           x.shape[1] if channels_first else x.shape[2], &packed[0],
                           &y[0, 0, 0], y.shape[2] if channels_first else y.shape[1],
                           channels_first, taps, mult, filters, use_bias, act, stride,
-                          dilation, pad_left, tile, num_threads, x.shape[1] * x.shape[2])
+                          dilation, pad_left, tile, SEPCONV_KC, num_threads,
+                          x.shape[1] * x.shape[2])
     if status != 0:
         raise MemoryError("sepconv: could not allocate the per-thread scratch tiles")
     return 0
@@ -953,6 +975,7 @@ cdef class BoundForward:
     cdef readonly tuple output_shape
     cdef readonly int threads
     cdef readonly Py_ssize_t tile
+    cdef readonly Py_ssize_t kc
     cdef readonly object dtype
     cdef int typenum
     cdef cnp.npy_intp in_dims[3]
@@ -966,8 +989,10 @@ cdef class BoundForward:
     def __init__(self, dtype, tuple input_shape, tuple output_shape, bint channels_first,
                  Py_ssize_t taps, Py_ssize_t mult, Py_ssize_t filters, bint use_bias,
                  int act, Py_ssize_t stride, Py_ssize_t dilation, Py_ssize_t pad_left,
-                 Py_ssize_t tile, int threads, Py_ssize_t packed_size):
+                 Py_ssize_t tile, Py_ssize_t kc, int threads, Py_ssize_t packed_size):
         cdef int i
+        if kc <= 0:
+            raise ValueError(f"sepconv kernel: kc must be positive, received {kc}")
         self.dtype = dtype
         self.typenum = cnp.NPY_FLOAT if dtype == "float32" else cnp.NPY_DOUBLE
         self.input_shape = input_shape
@@ -985,6 +1010,7 @@ cdef class BoundForward:
         self.dilation = dilation
         self.pad_left = pad_left
         self.tile = tile
+        self.kc = kc
         self.threads = threads
         self.packed_size = packed_size
         if SEPCONV_DEBUG:
@@ -1029,13 +1055,13 @@ cdef class BoundForward:
                                   <float*>yp, out_steps, self.channels_first, self.taps,
                                   self.mult, self.filters, self.use_bias, self.act,
                                   self.stride, self.dilation, self.pad_left, self.tile,
-                                  threads, x_batch)
+                                  self.kc, threads, x_batch)
             else:
                 status = _forward(<const double*>xp, batch, steps, channels, <const double*>wp,
                                   <double*>yp, out_steps, self.channels_first, self.taps,
                                   self.mult, self.filters, self.use_bias, self.act,
                                   self.stride, self.dilation, self.pad_left, self.tile,
-                                  threads, x_batch)
+                                  self.kc, threads, x_batch)
         if status != 0:
             raise MemoryError("sepconv: could not allocate the per-thread scratch tiles")
         return 0

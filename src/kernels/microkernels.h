@@ -86,6 +86,23 @@ static inline void* sepconv_scratch(void* raw, size_t bytes) {
     return aligned;
 }
 
+/* Ask the cache for rows [first, last) of a (rows x row_bytes) array ahead
+   of their use: one prefetch per 64-byte line.  The depthwise loop of a
+   tile whose input is not in L2 waits on its lines (Zen 4, 8 x 2048 x 64
+   float32, 3 taps: 245 us per sequence against 179 us with the input in
+   L2); prefetching two blocks ahead measured 1935 -> 1885 us there, and
+   within 0.6% either way on four other shapes. */
+static inline void sepconv_prefetch_rows(const void* base, Py_ssize_t row_bytes,
+                                         Py_ssize_t first, Py_ssize_t last) {
+#if defined(__GNUC__) || defined(__clang__)
+    const char* p = (const char*)base + first * row_bytes;
+    const char* end = (const char*)base + last * row_bytes;
+    for (; p < end; p += 64) __builtin_prefetch(p, 0, 3);
+#else
+    (void)base; (void)row_bytes; (void)first; (void)last;
+#endif
+}
+
 /* The micro-kernel: an MR x (2 vectors) tile of accumulators.  Written
    with GCC/Clang vector extensions, which lower to the vector width of
    the level being compiled; plain loops left the tile's fate to the

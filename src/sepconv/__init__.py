@@ -14,9 +14,10 @@ from .keras_io import list_layers, load_keras
 from .info import show_config
 from .layer import SeparableConv1D
 from .streaming import Stream, separable_conv1d_stream
+from .autotune import tune
 
 __all__ = ["SeparableConv1D", "separable_conv1d", "separable_conv1d_backward",
-           "separable_conv1d_stream", "Stream",
+           "separable_conv1d_stream", "Stream", "tune",
            "load_keras", "list_layers", "show_config", "activations",
            "config", "constraints", "initializers", "optimizers", "regularizers",
            "__version__"]

@@ -30,7 +30,7 @@ from typing import Any, Callable, NamedTuple, Optional
 import numpy as np
 
 from . import activations as _activations
-from . import _fork, arrays, packing, tiling
+from . import _fork, arrays, packing, tiling, tuning
 from .conv_utils import (MAX_SPAN, Geometry, conv_geometry, normalize_data_format,
                          normalize_int, normalize_padding, normalize_tuple)
 
@@ -149,8 +149,13 @@ class ConvSpec(NamedTuple):
             shapes.append((self.filters,))
         return shapes
 
-    def plan(self, input_shape, num_threads, kernels):
-        """The Plan for inputs of ``input_shape`` (already checked) and ``num_threads``."""
+    def plan(self, input_shape, num_threads, kernels, blocking=None):
+        """The Plan for inputs of ``input_shape`` (already checked) and ``num_threads``.
+
+        The tile and kc are ``blocking`` (sepconv.tune's candidates), or what
+        this machine's wisdom recorded for the problem, or the rule's (all
+        checked by tiling.forward_blocking).
+        """
         batch, steps, channels = self.split(input_shape)
         out_steps, pad_left = self.geometry(steps)
         output_shape = self.output_shape(batch, out_steps)
@@ -161,13 +166,17 @@ class ConvSpec(NamedTuple):
         width = channels * self.depth_multiplier
         threads = _fork.note_threads(useful_threads(num_threads, batch, out_steps, width,
                                                     self.kernel_size, self.filters))
-        tile = tiling.forward_tile(out_steps, batch, width, self.channels_first, threads,
-                                   kernels, self.dtype)
+        if blocking is None:
+            blocking = tuning.lookup(tuning.problem_key(
+                kernels.ISA, self.dtype, self.channels_first, batch, out_steps, width,
+                self.filters, self.kernel_size, self.strides, self.dilation_rate, threads))
+        tile, kc = tiling.forward_blocking(out_steps, batch, width, self.channels_first,
+                                           threads, kernels, self.dtype, blocking)
         code = self.fused_code
         forward = kernels.BoundForward(
             "float32" if self.dtype.char == "f" else "float64", tuple(input_shape), output_shape, self.channels_first,
             self.kernel_size, self.depth_multiplier, self.filters, self.use_bias,
-            0 if code is None else code, self.strides, self.dilation_rate, pad_left, tile,
+            0 if code is None else code, self.strides, self.dilation_rate, pad_left, tile, kc,
             threads, packing.forward_size(self.kernel_size, channels, self.depth_multiplier,
                                           self.filters, self.channels_first, self.dtype,
                                           kernels))

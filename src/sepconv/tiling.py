@@ -19,12 +19,24 @@ import math
 
 import numpy as np
 
-__all__ = ["step_unit", "forward_tile", "backward_tile", "backward_padding"]
+__all__ = ["step_unit", "forward_tile", "forward_blocking", "backward_tile",
+           "backward_padding"]
 
 # The depthwise scratch tile (tile x width) aims at about this many bytes.
+# Measured on Zen 4 (32 KiB L1d) against 16-384 KiB on 11 shapes: no target
+# was faster on most shapes by more than the machine's noise (2-5%), so the
+# rule stays the one tuned on Sapphire Rapids; sepconv.tune() measures per
+# shape (tuning.py).
 _SCRATCH_TARGET = 48 * 1024
 _MAX_FORWARD_TILE = 256
 _MAX_BACKWARD_TILE = 64
+
+#: The cache targets (bytes of depthwise scratch) whose tiles sepconv.tune() times.
+TUNE_TARGETS = (12 * 1024, 24 * 1024, 96 * 1024, 192 * 1024)
+# A recorded choice is used only inside these bounds (else the rule's).
+_MAX_CHOICE_TILE = 1024
+_MAX_CHOICE_KC = 1024
+_MAX_CHOICE_SCRATCH = 4 * 1024 * 1024
 
 
 def step_unit(kernels, dtype, channels_first):
@@ -43,18 +55,52 @@ def _round_up(value, unit):
     return -(-value // unit) * unit
 
 
-def forward_tile(out_steps, batch, width, channels_first, num_threads, kernels, dtype):
+def forward_tile(out_steps, batch, width, channels_first, num_threads, kernels, dtype,
+                 target=None):
     """Output steps per forward work item.
 
-    Sized so the depthwise scratch tile stays near 48 KiB, no longer than
-    the (rounded-up) sequence, and small enough to give every thread work.
+    Sized so the depthwise scratch tile stays near ``target`` bytes (48 KiB),
+    no longer than the (rounded-up) sequence, and small enough to give every
+    thread work.
     """
     unit = step_unit(kernels, dtype, channels_first)
-    by_cache = _SCRATCH_TARGET // max(1, width * dtype.itemsize) // unit * unit
-    tile = max(unit, min(by_cache, _MAX_FORWARD_TILE // unit * unit, _round_up(out_steps, unit)))
+    target = _SCRATCH_TARGET if target is None else target
+    longest = max(_MAX_FORWARD_TILE, target // (64 * 1024) * _MAX_FORWARD_TILE)
+    by_cache = target // max(1, width * dtype.itemsize) // unit * unit
+    tile = max(unit, min(by_cache, longest // unit * unit, _round_up(out_steps, unit)))
     while batch * -(-out_steps // tile) < num_threads and tile > unit:
         tile = max(unit, _round_up(tile // 2, unit))
     return tile
+
+
+def tune_kcs(width, kernels):
+    """The kc values (inputs per pointwise pass) sepconv.tune() tries for ``width``."""
+    kcs = [kernels.KC]
+    for kc in (kernels.KC // 2, 2 * kernels.KC):
+        if kc < width and 16 <= kc <= _MAX_CHOICE_KC:
+            kcs.append(kc)
+    return kcs
+
+
+def forward_blocking(out_steps, batch, width, channels_first, num_threads, kernels, dtype,
+                     choice=None):
+    """(tile, kc) of a forward plan: ``choice`` (a recorded or asked-for pair) when
+    it is valid here, else the rule (forward_tile, and the kernel's KC).
+
+    Valid: a tile that is a positive multiple of step_unit, at most 1024 steps
+    and 4 MiB of depthwise scratch, and a kc in [1, 1024]; the tile is cut to
+    the rounded-up sequence.  The kernels rely on the tile multiple, so
+    anything else is never used.
+    """
+    if choice is not None:
+        tile, kc = choice
+        unit = step_unit(kernels, dtype, channels_first)
+        if (type(tile) is int and type(kc) is int and 0 < tile <= _MAX_CHOICE_TILE
+                and tile % unit == 0 and 0 < kc <= _MAX_CHOICE_KC
+                and tile * width * dtype.itemsize <= _MAX_CHOICE_SCRATCH):
+            return min(tile, _round_up(out_steps, unit)), kc
+    return (forward_tile(out_steps, batch, width, channels_first, num_threads, kernels, dtype),
+            kernels.KC)
 
 
 def backward_tile(out_steps, kernels):
