@@ -322,3 +322,35 @@ def test_info_shows_the_blocking(capsys):
     sepconv.show_config()
     text = capsys.readouterr().out
     assert "blocking rule" in text and "tuned" in text and "caches" in text
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_child_forked_while_another_thread_holds_the_store_can_plan(wisdom_file):
+    held, release = threading.Event(), threading.Event()
+
+    def hold():
+        with tuning._lock:
+            held.set()
+            release.wait(30)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    held.wait(30)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads
+            pid = os.fork()
+        if pid == 0:  # the child: plan (which reads the store) under a deadline
+            import signal
+            signal.alarm(20)
+            try:
+                layer = sepconv.SeparableConv1D(4, 3)
+                ok = layer.prepare((1, 16, 4), num_threads=1).bound.tile > 0
+                os._exit(0 if ok else 1)
+            except BaseException:
+                os._exit(2)
+        _, status = os.waitpid(pid, 0)
+        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+    finally:
+        release.set()
+        thread.join()

@@ -320,12 +320,50 @@ SEPCONV_DEFINE_DW_BLOCK(SEPCONV_F64_DWCONV, double, sepconv_vd)
    vectors; windows across an edge add lane by lane, skipping positions
    outside, with the same multiply-add per lane. */
 #if defined(__GNUC__) || defined(__clang__)
+/* NAME##_inside: every tap's window lies inside the rows.  A loop of its
+   own, because the lane-by-lane edge path below makes GCC keep the
+   accumulators in memory: with it in the same loop the block ran at
+   ~25 GFLOP/s on Zen 4 (quartz_b8 channels_first, 33 taps), its
+   accumulators spilled to the stack on every tap. */
 #define SEPCONV_DEFINE_DW_CF_BLOCK(NAME, T, VT)                               \
+static inline void NAME##_inside(const T* const* rows, const T* w,            \
+                                 Py_ssize_t width, Py_ssize_t taps,           \
+                                 Py_ssize_t dilation, Py_ssize_t first_pos,   \
+                                 T* d, Py_ssize_t ld) {                       \
+    enum { LANES = SEPCONV_VEC_BYTES / sizeof(T) };                            \
+    VT lo[SEPCONV_DW_ROWS], hi[SEPCONV_DW_ROWS];                               \
+    const T* row[SEPCONV_DW_ROWS];                                             \
+    _Pragma("GCC unroll 8")                                                    \
+    for (int r = 0; r < SEPCONV_DW_ROWS; ++r) {                                \
+        lo[r] = (VT){0}; hi[r] = (VT){0}; row[r] = rows[r] + first_pos;        \
+    }                                                                          \
+    for (Py_ssize_t k = 0; k < taps; ++k) {                                    \
+        const Py_ssize_t off = k * dilation;                                   \
+        _Pragma("GCC unroll 8")                                                \
+        for (int r = 0; r < SEPCONV_DW_ROWS; ++r) {                            \
+            VT x0, x1;                                                         \
+            const T weight = w[k * width + r];                                 \
+            memcpy(&x0, row[r] + off, sizeof(VT));                             \
+            memcpy(&x1, row[r] + off + LANES, sizeof(VT));                     \
+            lo[r] += x0 * weight;                                              \
+            hi[r] += x1 * weight;                                              \
+        }                                                                      \
+    }                                                                          \
+    _Pragma("GCC unroll 8")                                                    \
+    for (int r = 0; r < SEPCONV_DW_ROWS; ++r) {                                \
+        memcpy(d + r * ld, &lo[r], sizeof(VT));                                \
+        memcpy(d + r * ld + LANES, &hi[r], sizeof(VT));                        \
+    }                                                                          \
+}                                                                              \
 static inline void NAME(const T* const* rows, Py_ssize_t steps,               \
                         const T* w, Py_ssize_t width, Py_ssize_t taps,        \
                         Py_ssize_t dilation, Py_ssize_t first_pos,            \
                         T* d, Py_ssize_t ld) {                                \
     enum { LANES = SEPCONV_VEC_BYTES / sizeof(T) };                            \
+    if (first_pos >= 0 && first_pos + (taps - 1) * dilation + 2 * LANES <= steps) { \
+        NAME##_inside(rows, w, width, taps, dilation, first_pos, d, ld);       \
+        return;                                                                \
+    }                                                                          \
     VT lo[SEPCONV_DW_ROWS], hi[SEPCONV_DW_ROWS];                               \
     _Pragma("GCC unroll 8")                                                    \
     for (int r = 0; r < SEPCONV_DW_ROWS; ++r) { lo[r] = (VT){0}; hi[r] = (VT){0}; } \

@@ -56,6 +56,17 @@ _lock = threading.RLock()
 _state: dict = {"loaded_from": None, "entries": {}}
 
 
+def _after_fork_in_child():
+    # A thread of the parent may have held the lock (saving, say) at fork();
+    # in the child that thread does not exist, and the lock would never open.
+    global _lock
+    _lock = threading.RLock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 # ------------------------------------------------------------------ the machine
 def _read_int(path):
     try:
