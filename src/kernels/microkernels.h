@@ -255,17 +255,56 @@ SEPCONV_DEFINE_STORE(SEPCONV_F64_GEMM_ROW, 1, double, sepconv_vd, sepconv_act_vd
    channel cb, w at the weights of tap 0 for these channels, d at the first
    output row. */
 #if defined(__GNUC__) || defined(__clang__)
+/* NAME##_inside: every row's every tap inside the input, so no test per
+   row and tap (quartz_b8, 33 taps: the block 6% faster). */
 #define SEPCONV_DEFINE_DW_BLOCK(NAME, T, VT)                                  \
+static inline void NAME##_inside(const T* x, Py_ssize_t ldx, const T* w,      \
+                                 Py_ssize_t width, Py_ssize_t taps,           \
+                                 Py_ssize_t stride, Py_ssize_t dilation,      \
+                                 T* d, Py_ssize_t ld) {                       \
+    enum { LANES = SEPCONV_VEC_BYTES / sizeof(T) };                            \
+    VT lo[SEPCONV_DW_ROWS], hi[SEPCONV_DW_ROWS];                               \
+    _Pragma("GCC unroll 8")                                                    \
+    for (int r = 0; r < SEPCONV_DW_ROWS; ++r) { lo[r] = (VT){0}; hi[r] = (VT){0}; } \
+    const T* row[SEPCONV_DW_ROWS];                                             \
+    _Pragma("GCC unroll 8")                                                    \
+    for (int r = 0; r < SEPCONV_DW_ROWS; ++r) row[r] = x + r * stride * ldx;   \
+    const Py_ssize_t tap_step = dilation * ldx;                                \
+    for (Py_ssize_t k = 0; k < taps; ++k) {                                    \
+        const Py_ssize_t off = k * tap_step;                                   \
+        VT w0, w1;                                                             \
+        memcpy(&w0, w + k * width, sizeof(VT));                                \
+        memcpy(&w1, w + k * width + LANES, sizeof(VT));                        \
+        _Pragma("GCC unroll 8")                                                \
+        for (int r = 0; r < SEPCONV_DW_ROWS; ++r) {                            \
+            VT x0, x1;                                                         \
+            memcpy(&x0, row[r] + off, sizeof(VT));                             \
+            memcpy(&x1, row[r] + off + LANES, sizeof(VT));                     \
+            lo[r] += x0 * w0;                                                  \
+            hi[r] += x1 * w1;                                                  \
+        }                                                                      \
+    }                                                                          \
+    _Pragma("GCC unroll 8")                                                    \
+    for (int r = 0; r < SEPCONV_DW_ROWS; ++r) {                                \
+        memcpy(d + r * ld, &lo[r], sizeof(VT));                                \
+        memcpy(d + r * ld + LANES, &hi[r], sizeof(VT));                        \
+    }                                                                          \
+}                                                                              \
 static inline void NAME(const T* x, Py_ssize_t steps, Py_ssize_t ldx,         \
                         Py_ssize_t origin,                                    \
                         const T* w, Py_ssize_t width, Py_ssize_t taps,        \
                         Py_ssize_t stride, Py_ssize_t dilation,               \
                         Py_ssize_t first_pos, T* d, Py_ssize_t ld) {          \
     enum { LANES = SEPCONV_VEC_BYTES / sizeof(T) };                            \
+    const Py_ssize_t span = (SEPCONV_DW_ROWS - 1) * stride;                    \
+    if (first_pos >= 0 && first_pos + (taps - 1) * dilation + span < steps) {  \
+        NAME##_inside(x + (first_pos - origin) * ldx, ldx, w, width, taps,     \
+                      stride, dilation, d, ld);                                \
+        return;                                                                \
+    }                                                                          \
     VT lo[SEPCONV_DW_ROWS], hi[SEPCONV_DW_ROWS];                               \
     _Pragma("GCC unroll 8")                                                    \
     for (int r = 0; r < SEPCONV_DW_ROWS; ++r) { lo[r] = (VT){0}; hi[r] = (VT){0}; } \
-    const Py_ssize_t span = (SEPCONV_DW_ROWS - 1) * stride;                    \
     for (Py_ssize_t k = 0; k < taps; ++k) {                                    \
         const Py_ssize_t p0 = first_pos + k * dilation;                        \
         VT w0, w1;                                                             \
