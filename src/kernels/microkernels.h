@@ -55,7 +55,7 @@ static int omp_get_max_threads(void) { return 1; }
 
 /* Kernel names state their contract, as XNNPACK's do: operation, dtype,
    register tile (rows x vectors) and level, e.g. sepconv_f32_gemm_8x2v__avx512
-   or sepconv_f64_dwconv_2x2v__avx2.  Profilers and debuggers show these. */
+   or sepconv_f64_dwconv_6x2v__avx2.  Profilers and debuggers show these. */
 #define SEPCONV_PASTE_(a, b, c, d) a##b##c##d
 #define SEPCONV_PASTE(a, b, c, d) SEPCONV_PASTE_(a, b, c, d)
 #define SEPCONV_F32_GEMM SEPCONV_PASTE(sepconv_f32_gemm_, SEPCONV_MR, x2v__, SEPCONV_LEVEL)
