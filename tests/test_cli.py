@@ -1,11 +1,13 @@
 """The command line: demo, info and bench (sepconv alone)."""
 
 import json
+import os
 import subprocess
 import sys
 
 import pytest
 
+import sepconv
 from sepconv.cli import main
 
 
@@ -89,3 +91,23 @@ def test_show_config_dicts_and_dir():
         sepconv.show_config(mode="json")
     assert dir(sepconv) == sorted(sepconv.__all__)
     assert "functional" not in dir(sepconv) and "SeparableConv1D" in dir(sepconv)
+
+
+def test_bench_ab_compares_two_builds_and_checks_their_bits(tmp_path):
+    """bench/ab.py loads another build's kernels beside this one's (here: this build
+    again, from its own folder) and reports both medians; equal bits are required."""
+    script = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                          "bench", "ab.py")
+    folder = os.path.dirname(sepconv.__file__)
+    result = subprocess.run([sys.executable, script, "--other", folder, "--cases",
+                             "tiny_b1,c40_b1", "--seconds", "0.1"], capture_output=True,
+                            text=True, timeout=300, cwd=str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert [line.split()[0] for line in lines] == ["tiny_b1", "c40_b1"]
+    for line in lines:
+        assert "new/old" in line and "DIFFER" not in line
+        assert float(line.rsplit("new/old", 1)[1]) > 0
+    bad = subprocess.run([sys.executable, script, "--other", str(tmp_path)],
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode != 0 and "no _sepconv" in bad.stderr

@@ -1,0 +1,134 @@
+"""Two builds of sepconv's kernels timed against each other in one process.
+
+On a shared machine two runs a minute apart can differ by 10-20%, more than
+most kernel changes gain, so comparing a build with the one before it by
+running each in turn says little.  This loads the kernel module of another
+build (``--other``: the ``sepconv`` folder of another install or checkout,
+holding its ``_sepconv*.so`` files) next to this one, binds both to the same
+plan (same tile, threads and packed weights), checks that they give the same
+bits, and times them interleaved: shuffled turns of a few calls each, medians
+over several seconds.
+
+    python bench/ab.py --other /path/to/old/site-packages/sepconv \\
+        --cases quartz_b8,dil4_b8 --level avx2 --align 16
+
+Prints one line per case: both medians and new / old (below 1: this build
+is faster).  The other build's BoundForward may predate the kc argument; it
+is then bound without it (its own KC).
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import importlib
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+import sepconv
+from sepconv import functional
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peers import CASES, EXTRA_CASES  # noqa: E402  (a script beside this one)
+
+
+def load_other(folder, level):
+    """The other build's kernel module of ``level``, under a package name of its own."""
+    suffix = "" if level == "baseline" else "_" + level
+    files = glob.glob(os.path.join(folder, f"_sepconv{suffix}.*.so")) + \
+        glob.glob(os.path.join(folder, f"_sepconv{suffix}.*.pyd"))
+    if not files:
+        raise SystemExit(f"ab.py: no _sepconv{suffix} module in {folder}")
+    package = tempfile.mkdtemp(prefix="sepconv-ab-")
+    os.makedirs(os.path.join(package, "sepconv_ab_other"))
+    open(os.path.join(package, "sepconv_ab_other", "__init__.py"), "w").close()
+    shutil.copy(files[0], os.path.join(package, "sepconv_ab_other"))
+    sys.path.insert(0, package)
+    return importlib.import_module(f"sepconv_ab_other._sepconv{suffix}")
+
+
+def aligned(shape, dtype, offset):
+    """An array of ``shape`` whose data starts ``offset`` bytes after a 64-byte line."""
+    count = int(np.prod(shape))
+    raw = np.empty(count * np.dtype(dtype).itemsize + 128, np.uint8)
+    start = (-raw.ctypes.data) % 64 + offset
+    return raw[start:start + count * np.dtype(dtype).itemsize].view(dtype).reshape(shape)
+
+
+def compare(case, other, level, threads, offset, channels_first, seconds, dtype):
+    channels_first = channels_first or case.channels_first
+    layout = "channels_first" if channels_first else "channels_last"
+    layer = sepconv.SeparableConv1D(case.F, case.K, strides=case.stride,
+                                    dilation_rate=case.dilation,
+                                    depth_multiplier=case.dm, padding=case.padding,
+                                    activation="relu", data_format=layout, dtype=dtype)
+    shape = (case.B, case.C, case.L) if channels_first else (case.B, case.L, case.C)
+    x = aligned(shape, dtype, offset)
+    x[...] = np.random.default_rng(0).uniform(-1, 1, shape)
+    kernels = functional.kernel_module(level)
+    layer.build(shape)
+    spec = layer._spec
+    plan = spec.plan(shape, threads, kernels)
+    packed = layer._weights.packed(kernels)
+    bound = plan.forward
+    args = ("float32" if np.dtype(dtype) == np.float32 else "float64", bound.input_shape,
+            bound.output_shape, channels_first, spec.kernel_size, spec.depth_multiplier,
+            spec.filters, spec.use_bias, spec.fused_code or 0, spec.strides, spec.dilation_rate,
+            plan.pad_left, bound.tile)
+    try:
+        theirs = other.BoundForward(*args, bound.kc, bound.threads, packed.size)
+    except TypeError:   # a build from before kc was a plan parameter
+        theirs = other.BoundForward(*args, bound.threads, packed.size)
+    outs = {name: np.empty(bound.output_shape, dtype) for name in ("old", "new")}
+    calls = {"old": lambda: theirs.run(x, packed, outs["old"]),
+             "new": lambda: bound.run(x, packed, outs["new"])}
+    for call in calls.values():
+        call()
+    same = np.array_equal(outs["old"], outs["new"], equal_nan=True)
+    times = {name: [] for name in calls}
+    order = list(calls)
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        random.shuffle(order)
+        for name in order:
+            for _ in range(3):
+                start = time.perf_counter()
+                calls[name]()
+                times[name].append(time.perf_counter() - start)
+    old, new = (float(np.median(times[n])) * 1e6 for n in ("old", "new"))
+    return old, new, same, bound.tile
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--other", required=True, help="the other build's sepconv folder")
+    ap.add_argument("--cases", default="quartz_b8,dil4_b8,audio_b1,kws_b1")
+    ap.add_argument("--level", default=functional.isa_level())
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--align", type=int, default=0, help="input offset from a 64-byte line")
+    ap.add_argument("--channels-first", action="store_true")
+    ap.add_argument("--dtype", default="float32", choices=("float32", "float64"))
+    ap.add_argument("--seconds", type=float, default=4.0, help="per case")
+    args = ap.parse_args(argv)
+    known = {case.name: case for case in CASES + EXTRA_CASES}
+    other = load_other(args.other, args.level)
+    for name in args.cases.split(","):
+        case = known[name]
+        old, new, same, tile = compare(case, other, args.level, args.threads, args.align,
+                                       args.channels_first, args.seconds, args.dtype)
+        print(f"{name:<13} {args.level} {args.threads}t x at {args.align} mod 64, tile {tile}: "
+              f"old {old:,.1f} us, new {new:,.1f} us, new/old {new / old:.3f}"
+              f"{'' if same else '  OUTPUTS DIFFER'}", flush=True)
+        if not same:
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
