@@ -110,12 +110,18 @@ def main(argv=None):
     ap.add_argument("--other", required=True, help="the other build's sepconv folder")
     ap.add_argument("--cases", default="quartz_b8,dil4_b8,audio_b1,kws_b1")
     ap.add_argument("--level", default=functional.isa_level())
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=1,
+                    help="1 (default); more is refused: the two builds' thread pools in one "
+                         "process take each other's cores (measured: the old build fell "
+                         "back to one thread)")
     ap.add_argument("--align", type=int, default=0, help="input offset from a 64-byte line")
     ap.add_argument("--channels-first", action="store_true")
     ap.add_argument("--dtype", default="float32", choices=("float32", "float64"))
     ap.add_argument("--seconds", type=float, default=4.0, help="per case")
     args = ap.parse_args(argv)
+    if args.threads != 1:
+        ap.error("--threads must be 1: two builds' thread pools in one process disturb "
+                 "each other; compare multi-threaded calls with bench/bench.py")
     known = {case.name: case for case in CASES + EXTRA_CASES}
     other = load_other(args.other, args.level)
     for name in args.cases.split(","):

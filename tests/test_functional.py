@@ -596,11 +596,12 @@ def test_channels_first_equals_channels_last_bitwise(level, dtype, taps, dilatio
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("channels, taps, strides, dilation, mult, padding", [
     (64, 9, 1, 1, 1, "same"), (40, 33, 1, 1, 1, "same"), (24, 8, 2, 3, 2, "valid"),
-    (7, 12, 3, 1, 3, "same"), (96, 8, 1, 50, 1, "same")])
+    (7, 12, 3, 1, 3, "same"), (96, 8, 1, 50, 1, "same"), (128, 5, 1, 1, 1, "same"),
+    (20, 6, 4, 2, 1, "valid"), (33, 4, 1, 1, 1, "same")])
 def test_results_do_not_depend_on_where_the_input_lies(level, dtype, channels, taps, strides,
                                                        dilation, mult, padding):
     # Misaligned channels_last input is copied tile by tile into aligned
-    # scratch (8 taps or more); the bits must be those of an aligned input.
+    # scratch (5 taps or more); the bits must be those of an aligned input.
     rng = np.random.default_rng(channels + taps)
     batch, steps, filters = 2, 700, 40
     itemsize = np.dtype(dtype).itemsize

@@ -834,11 +834,14 @@ cdef int _forward(const floating* x, Py_ssize_t batch, Py_ssize_t steps,
     else:
         work.c_bytes = tile * ((filters + nr - 1) // nr) * nr * sizeof(floating)
     # Stage channels_last input tiles in aligned scratch when x's rows are
-    # not 64-byte aligned and each input row is read often enough (8 taps
-    # or more) for the copy to pay: measured on Zen 4, quartz_b8 (33 taps)
-    # 10.6 -> 10.3 ms with x at 16 mod 64, kws_b1 (3 taps) 11.2 -> 11.6 us.
+    # not 64-byte aligned and each input row is read often enough (5 taps
+    # or more) for the copy to pay.  Measured on Zen 4 with x at 16 mod 64
+    # (bench/ab.py): quartz_b8 (33 taps) 10.6 -> 10.3 ms, thru_b32 (5) -7 to
+    # -9%, dm4_s2_b16 (7, stride 2) -2.5%, s4k8_b8 (8, stride 4) 5-14%
+    # faster than unstaged; with 3 taps staging was slower (dil4_b8 +6%,
+    # kws_b1 +3%).
     work.s_bytes = 0
-    if not channels_first and taps >= 8 and ((<uintptr_t>x) % 64 != 0
+    if not channels_first and taps >= 5 and ((<uintptr_t>x) % 64 != 0
                                              or (channels * sizeof(floating)) % 64 != 0):
         window = (tile - 1) * stride + (taps - 1) * dilation + 1
         if window > steps:
