@@ -346,3 +346,28 @@ def test_run_rows_and_copy_rows_refuse_arrays_outside_their_contract():
     assert not kernels.copy_rows(buffer, 0, np.ones((1, 4, 2 * buffer.shape[2]),
                                                     np.float32)[:, :, ::2])  # strided
     assert not kernels.copy_rows(buffer, -1, chunk)
+
+
+def test_large_outputs_start_on_a_cache_line():
+    """Outputs sepconv allocates (layer, prepared call, functional form, stream) of
+    ALIGNED_FROM bytes or more start on a 64-byte line; the values are the same."""
+    from sepconv import arrays
+    rng = np.random.default_rng(3)
+    layer = sepconv.SeparableConv1D(64, 3, padding="same", activation="relu")
+    x = rng.standard_normal((2, 300, 16)).astype(np.float32)  # output 150 KiB
+    assert 2 * 300 * 64 * 4 >= arrays.ALIGNED_FROM
+    expected = layer(x, out=np.empty((2, 300, 64), np.float32))
+    outputs = [layer(x), layer(x), layer.prepare(x.shape)(x)]
+    dw, pw, b = layer.get_weights()
+    outputs.append(sepconv.separable_conv1d(x, dw, pw, b, padding="same", activation="relu"))
+    stream = layer.stream(batch_size=2)
+    pushed = stream.push(x)
+    assert pushed.nbytes < arrays.ALIGNED_FROM or pushed.ctypes.data % 64 == 0
+    for y in outputs:
+        assert y.ctypes.data % 64 == 0 and y.flags.c_contiguous and y.flags.writeable
+        assert np.array_equal(y, expected)
+    small = arrays.empty((3, 5), np.float64)
+    assert small.shape == (3, 5) and small.base is None
+    big = arrays.empty((1000, 33), np.float64)
+    assert big.ctypes.data % 64 == 0 and big.shape == (1000, 33) and big.dtype == np.float64
+    assert arrays.empty((0, 10 ** 5), np.float32).shape == (0, 10 ** 5)

@@ -205,7 +205,7 @@ def separable_conv1d(x: ArrayLike, depthwise_kernel: ArrayLike, pointwise_kernel
         data_format, activation, num_threads, isa)
     plan = _cached_plan(spec, x_array.shape, threads, kernels)
     if out is None:
-        out = np.empty(plan.output_shape, dtype=spec.dtype)
+        out = arrays.empty(plan.output_shape, spec.dtype)
     else:
         arrays.check_out(out, plan.output_shape, spec.dtype, x_array)
     if algorithm != "auto":

@@ -447,7 +447,7 @@ class SeparableConv1D:
             self._remember(key, self._prepare_plan(plan, kernels))
         shape, forward, post_activation, _, _, _ = plan
         if out is None:
-            out = np.empty(shape, dtype=dtype)
+            out = arrays.empty(shape, dtype)
         elif not (type(out) is np.ndarray and out.shape == shape and out.dtype == dtype
                   and out.flags.c_contiguous and out.flags.writeable and out.flags.aligned
                   and not np.may_share_memory(out, x)):
@@ -589,8 +589,12 @@ class SeparableConv1D:
                 if post_activation is not None:
                     y = apply_activation(post_activation, y)
                 return y if mixed is None else precision.cast_output(y, mixed)
+        nbytes = np.dtype(dtype).itemsize
+        for size in out_shape:
+            nbytes *= size
+        allocate = arrays.empty if nbytes >= arrays.ALIGNED_FROM else None
         return kernels.Prepared(bound, self, kernels, convert, check_out, finish,
-                                mixed is not None)
+                                mixed is not None, allocate)
 
     def _remember(self, key, prepared):
         if len(self._prepared) > 64:

@@ -99,6 +99,7 @@ class Stream:
         self._fast = (not self._channels_first and self._post is None and self._mixed is None
                       and self._total is None)
         self._nothing = np.empty((self.batch_size, 0, spec.filters), dtype=self._dtype)
+        self._row_bytes = self.batch_size * spec.filters * self._dtype.itemsize  # per step
         self._nothing.flags.writeable = False
         self._packed_for = (None, None)
         self._buffer = np.zeros((self.batch_size, max(64, 2 * self._span), self._channels),
@@ -208,7 +209,7 @@ class Stream:
         if kept + steps > size // 2:
             size = max(2 * (kept + steps), 64)
         if size != self._buffer.shape[1]:
-            buffer = np.empty((self.batch_size, size, self._channels), dtype=self._dtype)
+            buffer = arrays.empty((self.batch_size, size, self._channels), self._dtype)
             buffer[:, :kept] = self._buffer[:, self._start:end]
             self._buffer = buffer
         elif kept:
@@ -259,13 +260,16 @@ class Stream:
         spec = self._spec
         shape = self._output_shape(count)
         if count == 0:
-            return np.empty(shape, dtype=self._dtype) if out is None else out
+            return arrays.empty(shape, self._dtype) if out is None else out
         strides = spec.strides
         begin = max(0, first * strides - self._pad_left)
         end = min(self.steps_seen, (last - 1) * strides - self._pad_left + self._span)
         pad = self._pad_left + begin - first * strides
         bound = self._bound(max(0, end - begin), count, pad)
         direct = out if (out is not None and not self._channels_first) else None
+        if out is None and not self._channels_first and \
+                count * self._row_bytes >= arrays.ALIGNED_FROM:
+            direct = arrays.empty(shape, self._dtype)
         # The kernel reads the rows in place (each batch element's rows are
         # contiguous in the buffer) and writes the result in channels_last.
         result = bound.run_rows(self._buffer, self._start + begin - self._base,
@@ -330,7 +334,10 @@ class Stream:
             bound = self._bound(*key)
         held = self._packed_for
         packed = held[1] if held[0] is self._owner._weights else self._packed()
-        result = bound.run_rows(buffer, self._start + begin - self._base, packed)
+        count = last - first
+        out = (arrays.empty((batch, count, self._spec.filters), self._dtype)
+               if count * self._row_bytes >= arrays.ALIGNED_FROM else None)
+        result = bound.run_rows(buffer, self._start + begin - self._base, packed, out)
         self.outputs_returned = last
         keep = last * strides - pad_left
         if keep > self._base:
