@@ -835,11 +835,10 @@ cdef int _forward(const floating* x, Py_ssize_t batch, Py_ssize_t steps,
         work.c_bytes = tile * ((filters + nr - 1) // nr) * nr * sizeof(floating)
     # Stage channels_last input tiles in aligned scratch when x's rows are
     # not 64-byte aligned and each input row is read often enough (5 taps
-    # or more) for the copy to pay.  Measured on Zen 4 with x at 16 mod 64
-    # (bench/ab.py): quartz_b8 (33 taps) 10.6 -> 10.3 ms, thru_b32 (5) -7 to
-    # -9%, dm4_s2_b16 (7, stride 2) -2.5%, s4k8_b8 (8, stride 4) 5-14%
-    # faster than unstaged; with 3 taps staging was slower (dil4_b8 +6%,
-    # kws_b1 +3%).
+    # or more) for the copy to pay.  Measured on Zen 4 with x at 16 mod 64:
+    # quartz_b8 (33 taps) 10.6 -> 10.3 ms; 5, 7 and 8 taps (thru_b32,
+    # dm4_s2_b16, s4k8_b8 at stride 4) faster staged; 3 taps slower staged
+    # (dil4_b8, kws_b1).
     work.s_bytes = 0
     if not channels_first and taps >= 5 and ((<uintptr_t>x) % 64 != 0
                                              or (channels * sizeof(floating)) % 64 != 0):

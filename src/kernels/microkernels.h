@@ -255,8 +255,19 @@ SEPCONV_DEFINE_STORE(SEPCONV_F64_GEMM_ROW, 1, double, sepconv_vd, sepconv_act_vd
    channel cb, w at the weights of tap 0 for these channels, d at the first
    output row. */
 #if defined(__GNUC__) || defined(__clang__)
+/* The end of every depthwise block: DW_ROWS rows of two accumulator
+   vectors each (lo, hi) written to d, rows ld apart. */
+#define SEPCONV_DW_STORE(d, ld, lo, hi, VT, LANES)                            \
+    do {                                                                       \
+        _Pragma("GCC unroll 8")                                                \
+        for (int r_ = 0; r_ < SEPCONV_DW_ROWS; ++r_) {                         \
+            memcpy((d) + r_ * (ld), &(lo)[r_], sizeof(VT));                    \
+            memcpy((d) + r_ * (ld) + (LANES), &(hi)[r_], sizeof(VT));          \
+        }                                                                      \
+    } while (0)
+
 /* NAME##_inside: every row's every tap inside the input, so no test per
-   row and tap (quartz_b8, 33 taps: the block 6% faster). */
+   row and tap. */
 #define SEPCONV_DEFINE_DW_BLOCK(NAME, T, VT)                                  \
 static inline void NAME##_inside(const T* x, Py_ssize_t ldx, const T* w,      \
                                  Py_ssize_t width, Py_ssize_t taps,           \
@@ -284,11 +295,7 @@ static inline void NAME##_inside(const T* x, Py_ssize_t ldx, const T* w,      \
             hi[r] += x1 * w1;                                                  \
         }                                                                      \
     }                                                                          \
-    _Pragma("GCC unroll 8")                                                    \
-    for (int r = 0; r < SEPCONV_DW_ROWS; ++r) {                                \
-        memcpy(d + r * ld, &lo[r], sizeof(VT));                                \
-        memcpy(d + r * ld + LANES, &hi[r], sizeof(VT));                        \
-    }                                                                          \
+    SEPCONV_DW_STORE(d, ld, lo, hi, VT, LANES);                               \
 }                                                                              \
 static inline void NAME(const T* x, Py_ssize_t steps, Py_ssize_t ldx,         \
                         Py_ssize_t origin,                                    \
@@ -323,11 +330,7 @@ static inline void NAME(const T* x, Py_ssize_t steps, Py_ssize_t ldx,         \
             }                                                                  \
         }                                                                      \
     }                                                                          \
-    _Pragma("GCC unroll 8")                                                    \
-    for (int r = 0; r < SEPCONV_DW_ROWS; ++r) {                                \
-        memcpy(d + r * ld, &lo[r], sizeof(VT));                                \
-        memcpy(d + r * ld + LANES, &hi[r], sizeof(VT));                        \
-    }                                                                          \
+    SEPCONV_DW_STORE(d, ld, lo, hi, VT, LANES);                               \
 }
 #else
 #define SEPCONV_DEFINE_DW_BLOCK(NAME, T, VT)                                  \
@@ -388,11 +391,7 @@ static inline void NAME##_inside(const T* const* rows, const T* w,            \
             hi[r] += x1 * weight;                                              \
         }                                                                      \
     }                                                                          \
-    _Pragma("GCC unroll 8")                                                    \
-    for (int r = 0; r < SEPCONV_DW_ROWS; ++r) {                                \
-        memcpy(d + r * ld, &lo[r], sizeof(VT));                                \
-        memcpy(d + r * ld + LANES, &hi[r], sizeof(VT));                        \
-    }                                                                          \
+    SEPCONV_DW_STORE(d, ld, lo, hi, VT, LANES);                               \
 }                                                                              \
 static inline void NAME(const T* const* rows, Py_ssize_t steps,               \
                         const T* w, Py_ssize_t width, Py_ssize_t taps,        \
@@ -429,11 +428,7 @@ static inline void NAME(const T* const* rows, Py_ssize_t steps,               \
             }                                                                  \
         }                                                                      \
     }                                                                          \
-    _Pragma("GCC unroll 8")                                                    \
-    for (int r = 0; r < SEPCONV_DW_ROWS; ++r) {                                \
-        memcpy(d + r * ld, &lo[r], sizeof(VT));                                \
-        memcpy(d + r * ld + LANES, &hi[r], sizeof(VT));                        \
-    }                                                                          \
+    SEPCONV_DW_STORE(d, ld, lo, hi, VT, LANES);                               \
 }
 #else
 #define SEPCONV_DEFINE_DW_CF_BLOCK(NAME, T, VT)                               \

@@ -17,8 +17,8 @@ Both must fit the level's register file with room for the operands:
 * x86-64 baseline (SSE2) and AVX2: 16 vector registers; MR=6 uses 12
   accumulators + 2 B vectors + 1 broadcast.  AVX2's depthwise block is 6
   steps (12 accumulators + 2 weight vectors, inputs as FMA memory operands):
-  27-33% faster than 2 steps on Zen 4 for quartz_b8 and dil4_b8; at SSE2 it
-  measured the same as 2, which stays.
+  13-17% faster than 2 steps on Zen 4 for quartz_b8 (11% long_b1, 8-11%
+  slower on thru_b32); at SSE2 it measured the same as 2, which stays.
 * AVX-512: 32 registers; MR=8 uses 16 (more rows did not pay: the B loads
   are already amortised and wider tiles waste work on short sequences).
 * aarch64 (NEON is part of the baseline): 32 registers of 128 bits, so the

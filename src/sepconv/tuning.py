@@ -68,7 +68,7 @@ if hasattr(os, "register_at_fork"):
 
 
 # ------------------------------------------------------------------ the machine
-def _read_int(path):
+def _read_text(path):
     try:
         with open(path) as handle:
             return handle.read().strip()
@@ -99,9 +99,9 @@ def cache_sizes():
         for entry in sorted(os.listdir(base)):
             if not entry.startswith("index"):
                 continue
-            level = _read_int(os.path.join(base, entry, "level"))
-            kind = _read_int(os.path.join(base, entry, "type"))
-            size = _parse_size(_read_int(os.path.join(base, entry, "size")))
+            level = _read_text(os.path.join(base, entry, "level"))
+            kind = _read_text(os.path.join(base, entry, "type"))
+            size = _parse_size(_read_text(os.path.join(base, entry, "size")))
             if size is None or kind == "Instruction":
                 continue
             name = {"1": "L1d", "2": "L2", "3": "L3"}.get(level or "")
