@@ -25,6 +25,10 @@ CASES = [
     (7, 301, 13, 29, 4, 2, 1, 2, "same", "channels_last"),
     (3, 777, 40, 72, 5, 1, 3, 1, "valid", "channels_first"),
     (16, 64, 8, 8, 3, 1, 1, 1, "same", "channels_first"),
+    # 99 items of 96 steps: 32 or more per thread at 2 and 3 threads, where
+    # each thread claims its next item early and prefetches its input
+    # (across batch elements too); 5 taps, so a misaligned x is staged.
+    (9, 1000, 128, 40, 5, 1, 1, 1, "same", "channels_last"),
 ]
 
 
