@@ -5,7 +5,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sepconv import activations
+from sepconv import activations, functional
 from sepconv.functional import separable_conv1d
 
 from reference import separable_conv1d_reference
@@ -162,6 +162,29 @@ def test_bitwise_identical_across_thread_counts(level, data_format, dtype):
 # ----------------------------------------------------------------------------
 # Input handling
 # ----------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("activation", ["relu", "gelu"])
+def test_filter_counts_around_the_half_width_panel(level, dtype, activation):
+    # A last panel of filters at most half full runs one vector wide; each
+    # side of that bound, with and without full panels before it, 1 and 3
+    # threads, every output written (out starts as NaN).
+    nr = functional.kernel_module().NR["float32" if dtype == np.float32 else "float64"]
+    rng = np.random.default_rng(11)
+    for filters in (1, nr // 2, nr // 2 + 1, nr - 1, nr + nr // 2, nr + nr // 2 + 1, 2 * nr + 3):
+        x, dw, pw, b = _case(rng, batch=3, steps=203, channels=7, mult=2, filters=filters,
+                             taps=5, dtype=dtype)
+        expected = separable_conv1d_reference(x, dw, pw, b, 1, "same", 1, "channels_last",
+                                              getattr(activations, activation))
+        results = []
+        for threads in (1, 3):
+            out = np.full(expected.shape, np.nan, dtype)
+            separable_conv1d(x, dw, pw, b, padding="same", activation=activation, out=out,
+                             num_threads=threads, isa=level)
+            results.append(out)
+        _assert_close(results[0], expected, dtype)
+        assert np.array_equal(results[0], results[1]), filters
+
+
 @pytest.fixture
 def weights():
     rng = np.random.default_rng(5)

@@ -131,6 +131,22 @@ cdef extern from "microkernels.h":
         Py_ssize_t kc, const double* a, Py_ssize_t a_row, Py_ssize_t a_col, const double* b,
         Py_ssize_t b_row, const double* c, Py_ssize_t c_row, int first, double* out,
         Py_ssize_t out_row, const double* bias, int bias_mode, int act) noexcept nogil
+    void sepconv_micro_half_f32 "SEPCONV_F32_GEMM_HALF" (
+        Py_ssize_t kc, const float* a, Py_ssize_t a_row, Py_ssize_t a_col, const float* b,
+        Py_ssize_t b_row, const float* c, Py_ssize_t c_row, int first, float* out,
+        Py_ssize_t out_row, const float* bias, int bias_mode, int act) noexcept nogil
+    void sepconv_micro_half_f64 "SEPCONV_F64_GEMM_HALF" (
+        Py_ssize_t kc, const double* a, Py_ssize_t a_row, Py_ssize_t a_col, const double* b,
+        Py_ssize_t b_row, const double* c, Py_ssize_t c_row, int first, double* out,
+        Py_ssize_t out_row, const double* bias, int bias_mode, int act) noexcept nogil
+    void sepconv_micro_row_half_f32 "SEPCONV_F32_GEMM_ROW_HALF" (
+        Py_ssize_t kc, const float* a, Py_ssize_t a_row, Py_ssize_t a_col, const float* b,
+        Py_ssize_t b_row, const float* c, Py_ssize_t c_row, int first, float* out,
+        Py_ssize_t out_row, const float* bias, int bias_mode, int act) noexcept nogil
+    void sepconv_micro_row_half_f64 "SEPCONV_F64_GEMM_ROW_HALF" (
+        Py_ssize_t kc, const double* a, Py_ssize_t a_row, Py_ssize_t a_col, const double* b,
+        Py_ssize_t b_row, const double* c, Py_ssize_t c_row, int first, double* out,
+        Py_ssize_t out_row, const double* bias, int bias_mode, int act) noexcept nogil
     void sepconv_micro_f64 "SEPCONV_F64_GEMM" (Py_ssize_t kc, const double* a, Py_ssize_t a_row, Py_ssize_t a_col,
                            const double* b, Py_ssize_t b_row, double* c, Py_ssize_t c_row,
                            int first) noexcept nogil
@@ -299,6 +315,30 @@ cdef inline void _micro_row_store(Py_ssize_t kc, const floating* a, const floati
     else:
         sepconv_micro_row_f64(kc, a, 0, 1, b, b_row, c, 0, first, out, 0, bias, bias_mode,
                               simple)
+
+
+cdef inline void _micro_kernel_half(Py_ssize_t kc, const floating* a, Py_ssize_t a_row,
+                                    const floating* b, Py_ssize_t b_row, floating* c,
+                                    Py_ssize_t c_row, bint first) noexcept nogil:
+    # _micro_kernel one vector wide (a contiguous along k): the first half of
+    # a packed panel, for a last panel of filters at most half full.
+    if floating is float:
+        sepconv_micro_half_f32(kc, a, a_row, 1, b, b_row, c, c_row, first, c, c_row, NULL, 0,
+                               ACT_LINEAR)
+    else:
+        sepconv_micro_half_f64(kc, a, a_row, 1, b, b_row, c, c_row, first, c, c_row, NULL, 0,
+                               ACT_LINEAR)
+
+
+cdef inline void _micro_row_half(Py_ssize_t kc, const floating* a, const floating* b,
+                                 Py_ssize_t b_row, floating* c, bint first) noexcept nogil:
+    # One row of _micro_kernel_half.
+    if floating is float:
+        sepconv_micro_row_half_f32(kc, a, 0, 1, b, b_row, c, 0, first, c, 0, NULL, 0,
+                                   ACT_LINEAR)
+    else:
+        sepconv_micro_row_half_f64(kc, a, 0, 1, b, b_row, c, 0, first, c, 0, NULL, 0,
+                                   ACT_LINEAR)
 
 
 # --------------------------------------------------------------------------
@@ -570,6 +610,9 @@ cdef void _tile_channels_last(const floating* x, Py_ssize_t steps, Py_ssize_t ch
     cdef floating* out
     cdef floating* ytile = y + t0 * filters
     cdef bint last
+    # The last panel one vector wide when it is at most half full.
+    cdef bint half_tail = filters - full_panels * nr <= nr // 2
+    cdef bint half
     cdef Py_ssize_t pf_lines = 0
     if pf != NULL and full_rows > 0:
         # [pf, pf_end): the next item's input, a share of it prefetched
@@ -583,6 +626,7 @@ cdef void _tile_channels_last(const floating* x, Py_ssize_t steps, Py_ssize_t ch
         kc = width - kb if width - kb < kcb else kcb
         last = kb + kc == width
         for p in range(panels):
+            half = p == full_panels and half_tail
             for r in range(tile // SEPCONV_MR):
                 rb = r * SEPCONV_MR
                 if rb >= valid:
@@ -599,6 +643,9 @@ cdef void _tile_channels_last(const floating* x, Py_ssize_t steps, Py_ssize_t ch
                                              out, bias + p * nr, 1 if use_bias else 0, act)
                             if act > ACT_LEAKY_RELU:
                                 _activate(out, nr, act)
+                        elif half:
+                            _micro_row_half(kc, d + i * ld + kb, pw + (p * width + kb) * nr,
+                                            nr, ctile + i * filters_pad + p * nr, kb == 0)
                         else:
                             out = ctile + i * filters_pad + p * nr
                             _micro_row_store(kc, d + i * ld + kb, pw + (p * width + kb) * nr,
@@ -619,6 +666,10 @@ cdef void _tile_channels_last(const floating* x, Py_ssize_t steps, Py_ssize_t ch
                     if act > ACT_LEAKY_RELU:
                         for i in range(SEPCONV_MR):
                             _activate(out + i * filters, nr, act)
+                elif half:
+                    _micro_kernel_half(kc, d + rb * ld + kb, ld, pw + (p * width + kb) * nr,
+                                       nr, ctile + rb * filters_pad + p * nr, filters_pad,
+                                       kb == 0)
                 else:
                     _micro_kernel(kc, d + rb * ld + kb, ld, 1,
                                   pw + (p * width + kb) * nr, nr,

@@ -62,6 +62,10 @@ static int omp_get_max_threads(void) { return 1; }
 #define SEPCONV_F64_GEMM SEPCONV_PASTE(sepconv_f64_gemm_, SEPCONV_MR, x2v__, SEPCONV_LEVEL)
 #define SEPCONV_F32_GEMM_ROW SEPCONV_PASTE(sepconv_f32_gemm_, 1, x2v_minmax__, SEPCONV_LEVEL)
 #define SEPCONV_F64_GEMM_ROW SEPCONV_PASTE(sepconv_f64_gemm_, 1, x2v_minmax__, SEPCONV_LEVEL)
+#define SEPCONV_F32_GEMM_HALF SEPCONV_PASTE(sepconv_f32_gemm_, SEPCONV_MR, x1v_minmax__, SEPCONV_LEVEL)
+#define SEPCONV_F64_GEMM_HALF SEPCONV_PASTE(sepconv_f64_gemm_, SEPCONV_MR, x1v_minmax__, SEPCONV_LEVEL)
+#define SEPCONV_F32_GEMM_ROW_HALF SEPCONV_PASTE(sepconv_f32_gemm_, 1, x1v_minmax__, SEPCONV_LEVEL)
+#define SEPCONV_F64_GEMM_ROW_HALF SEPCONV_PASTE(sepconv_f64_gemm_, 1, x1v_minmax__, SEPCONV_LEVEL)
 #define SEPCONV_F32_GEMM_STORE SEPCONV_PASTE(sepconv_f32_gemm_, SEPCONV_MR, x2v_minmax__, SEPCONV_LEVEL)
 #define SEPCONV_F64_GEMM_STORE SEPCONV_PASTE(sepconv_f64_gemm_, SEPCONV_MR, x2v_minmax__, SEPCONV_LEVEL)
 #define SEPCONV_F32_DWCONV SEPCONV_PASTE(sepconv_f32_dwconv_, SEPCONV_DW_ROWS, x2v__, SEPCONV_LEVEL)
@@ -170,8 +174,9 @@ static inline VT NAME(VT v, int act) {                                       \
 SEPCONV_DEFINE_ACT(sepconv_act_vf, float, sepconv_vf, sepconv_vfi)
 SEPCONV_DEFINE_ACT(sepconv_act_vd, double, sepconv_vd, sepconv_vdi)
 
-/* STORE: ROWS rows (MR, or 1 for the rows of a tile's last partial block). */
-#define SEPCONV_DEFINE_STORE(STORE, ROWS, T, VT, ACT)                         \
+/* STORE: ROWS rows (MR, or 1 for the rows of a tile's last partial block)
+   x VECS vectors (2, or 1 for a last panel of filters at most half full). */
+#define SEPCONV_DEFINE_STORE(STORE, ROWS, VECS, T, VT, ACT)                   \
 static inline void STORE(Py_ssize_t kc, const T* a, Py_ssize_t a_row,          \
                          Py_ssize_t a_col, const T* b, Py_ssize_t b_row,      \
                          const T* c, Py_ssize_t c_row, int first,             \
@@ -181,25 +186,27 @@ static inline void STORE(Py_ssize_t kc, const T* a, Py_ssize_t a_row,          \
     VT lo[ROWS], hi[ROWS];                                                     \
     _Pragma("GCC unroll 16")                                                   \
     for (int i = 0; i < ROWS; ++i) {                                           \
-        if (first) { lo[i] = (VT){0}; hi[i] = (VT){0}; }                       \
-        else { memcpy(&lo[i], c + i * c_row, sizeof(VT));                      \
-               memcpy(&hi[i], c + i * c_row + LANES, sizeof(VT)); }            \
+        lo[i] = (VT){0}; hi[i] = (VT){0};                                      \
+        if (!first) {                                                          \
+            memcpy(&lo[i], c + i * c_row, sizeof(VT));                         \
+            if (VECS > 1) memcpy(&hi[i], c + i * c_row + LANES, sizeof(VT));   \
+        }                                                                      \
     }                                                                          \
     for (Py_ssize_t k = 0; k < kc; ++k) {                                      \
-        VT b0, b1;                                                             \
+        VT b0, b1 = {0};                                                       \
         memcpy(&b0, b + k * b_row, sizeof(VT));                                \
-        memcpy(&b1, b + k * b_row + LANES, sizeof(VT));                        \
+        if (VECS > 1) memcpy(&b1, b + k * b_row + LANES, sizeof(VT));          \
         _Pragma("GCC unroll 16")                                               \
         for (int i = 0; i < ROWS; ++i) {                                       \
             T s = a[i * a_row + k * a_col]; /* splat by vector*scalar */       \
             lo[i] += b0 * s;                                                   \
-            hi[i] += b1 * s;                                                   \
+            if (VECS > 1) hi[i] += b1 * s;                                     \
         }                                                                      \
     }                                                                          \
     if (bias_mode == 1) {                                                      \
-        VT b0, b1;                                                             \
+        VT b0, b1 = {0};                                                       \
         memcpy(&b0, bias, sizeof(VT));                                         \
-        memcpy(&b1, bias + LANES, sizeof(VT));                                 \
+        if (VECS > 1) memcpy(&b1, bias + LANES, sizeof(VT));                   \
         _Pragma("GCC unroll 16")                                               \
         for (int i = 0; i < ROWS; ++i) { lo[i] += b0; hi[i] += b1; }           \
     } else if (bias_mode == 2) {                                               \
@@ -216,18 +223,18 @@ static inline void STORE(Py_ssize_t kc, const T* a, Py_ssize_t a_row,          \
     _Pragma("GCC unroll 16")                                                   \
     for (int i = 0; i < ROWS; ++i) {                                           \
         memcpy(out + i * out_row, &lo[i], sizeof(VT));                         \
-        memcpy(out + i * out_row + LANES, &hi[i], sizeof(VT));                 \
+        if (VECS > 1) memcpy(out + i * out_row + LANES, &hi[i], sizeof(VT));   \
     }                                                                          \
 }
 #else
 /* Other compilers: the same computation as plain loops. */
-#define SEPCONV_DEFINE_STORE(STORE, ROWS, T, VT, ACT)                         \
+#define SEPCONV_DEFINE_STORE(STORE, ROWS, VECS, T, VT, ACT)                   \
 static inline void STORE(Py_ssize_t kc, const T* a, Py_ssize_t a_row,          \
                          Py_ssize_t a_col, const T* b, Py_ssize_t b_row,      \
                          const T* c, Py_ssize_t c_row, int first,             \
                          T* out, Py_ssize_t out_row, const T* bias,           \
                          int bias_mode, int act) {                            \
-    const int nr = 2 * SEPCONV_VEC_BYTES / (int)sizeof(T);                     \
+    const int nr = VECS * SEPCONV_VEC_BYTES / (int)sizeof(T);                  \
     for (int i = 0; i < ROWS; ++i)                                             \
         for (int j = 0; j < nr; ++j) {                                         \
             T acc = first ? (T)0 : c[i * c_row + j];                           \
@@ -253,8 +260,8 @@ static inline void NAME(Py_ssize_t kc, const T* a, Py_ssize_t a_row,          \
           NULL, 0, SEPCONV_ACT_LINEAR);                                        \
 }
 
-SEPCONV_DEFINE_STORE(SEPCONV_F32_GEMM_STORE, SEPCONV_MR, float, sepconv_vf, sepconv_act_vf)
-SEPCONV_DEFINE_STORE(SEPCONV_F64_GEMM_STORE, SEPCONV_MR, double, sepconv_vd, sepconv_act_vd)
+SEPCONV_DEFINE_STORE(SEPCONV_F32_GEMM_STORE, SEPCONV_MR, 2, float, sepconv_vf, sepconv_act_vf)
+SEPCONV_DEFINE_STORE(SEPCONV_F64_GEMM_STORE, SEPCONV_MR, 2, double, sepconv_vd, sepconv_act_vd)
 SEPCONV_DEFINE_MICRO(SEPCONV_F32_GEMM, SEPCONV_F32_GEMM_STORE, float)
 SEPCONV_DEFINE_MICRO(SEPCONV_F64_GEMM, SEPCONV_F64_GEMM_STORE, double)
 
@@ -262,8 +269,18 @@ SEPCONV_DEFINE_MICRO(SEPCONV_F64_GEMM, SEPCONV_F64_GEMM_STORE, double)
    fill an MR block (a stream's push of one step computes one row, not MR):
    each element is the same chain of multiply-adds, in the same order, as in
    the MR-row kernel, so the bits are the same. */
-SEPCONV_DEFINE_STORE(SEPCONV_F32_GEMM_ROW, 1, float, sepconv_vf, sepconv_act_vf)
-SEPCONV_DEFINE_STORE(SEPCONV_F64_GEMM_ROW, 1, double, sepconv_vd, sepconv_act_vd)
+SEPCONV_DEFINE_STORE(SEPCONV_F32_GEMM_ROW, 1, 2, float, sepconv_vf, sepconv_act_vf)
+SEPCONV_DEFINE_STORE(SEPCONV_F64_GEMM_ROW, 1, 2, double, sepconv_vd, sepconv_act_vd)
+
+/* The same two shapes one vector wide, for the last panel of filters when
+   it is at most half full (72 filters at AVX-512 float32: panels of 32, 32
+   and 8): the packed panel is still NR wide (its rows b_row = NR apart),
+   these read its first half.  Each element's chain is the one of the two-
+   vector kernels, so the bits are the same. */
+SEPCONV_DEFINE_STORE(SEPCONV_F32_GEMM_HALF, SEPCONV_MR, 1, float, sepconv_vf, sepconv_act_vf)
+SEPCONV_DEFINE_STORE(SEPCONV_F64_GEMM_HALF, SEPCONV_MR, 1, double, sepconv_vd, sepconv_act_vd)
+SEPCONV_DEFINE_STORE(SEPCONV_F32_GEMM_ROW_HALF, 1, 1, float, sepconv_vf, sepconv_act_vf)
+SEPCONV_DEFINE_STORE(SEPCONV_F64_GEMM_ROW_HALF, 1, 1, double, sepconv_vd, sepconv_act_vd)
 
 /* One register block of the channels_last depthwise loop: DW_ROWS steps
    x 2 vectors of channels, summed over every tap in order, skipping taps
