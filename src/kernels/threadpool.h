@@ -107,24 +107,29 @@ typedef struct {
     int busy;                   /* a caller owns the pool (atomic) */
     int atfork_set;
     double solo_until;          /* run calls on the caller alone until then (owner only) */
-    double backoff;             /* seconds of that after the next stalled call (owner only) */
+    double backoff;             /* seconds of that after the last stalled call (owner only) */
+    double last_stall;          /* when that call ended (owner only) */
     int park;                   /* spinning workers should sleep at once (atomic) */
     long calls[3];              /* calls shared, run alone after a stall, stalled (owner) */
 } sepconv_pool_t;
 
 static sepconv_pool_t sepconv_pool = {
-    PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, NULL, 0, 0, 0, 0, 0, 0.0, 0.0, 0,
-    {0, 0, 0}};
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, NULL, 0, 0, 0, 0, 0, 0.0, 0.0, 0.0,
+    0, {0, 0, 0}};
 
 /* A worker that joined and was then descheduled still holds its item, and
    the caller must wait for it (it is writing the caller's output); a caller
    that shares a core with another process is slowed down by its own
    workers.  After a call that shows either, calls run on the caller alone
-   for a while (1 ms), then one tries the workers again; each stalled try
-   doubles that time (up to 100 ms), a clean one resets it.  The backoff is
-   a time, not a number of calls: a count that suits 10 us calls would keep
-   10 ms calls on one thread for a minute after a moment of contention.
-   Results do not change. */
+   for a while (1 ms), then one tries the workers again.  A stall within ten
+   backoffs of the last one doubles the backoff (up to 100 ms); a later one
+   starts again from 1 ms.  Clean calls between stalls leave it as it is:
+   under steady contention some tries happen to find both cores free, and
+   resetting on those kept short calls stalling (c40_b1, 2 threads, one
+   core busy: p90 2.2x the 1-thread p90).  The backoff is a time, not a
+   number of calls: a count that suits 10 us calls would keep 10 ms calls
+   on one thread for a minute after a moment of contention.  Results do
+   not change. */
 #define SEPCONV_POOL_BACKOFF_MIN 1e-3
 #define SEPCONV_POOL_BACKOFF_MAX 0.1
 
@@ -179,7 +184,7 @@ static void sepconv_pool_after_fork_child(void) {
     pthread_cond_init(&pool->wake, NULL);
     pool->job = NULL;
     pool->tickets = pool->sleeping = pool->started = pool->busy = 0;
-    pool->solo_until = pool->backoff = 0.0;
+    pool->solo_until = pool->backoff = pool->last_stall = 0.0;
     pool->park = 0;
     pool->calls[0] = pool->calls[1] = pool->calls[2] = 0;
 }
@@ -278,14 +283,17 @@ static int sepconv_pool_run(sepconv_job* job, int threads) {
     if ((own_done - start - own_cpu > 50e-6 && own_done - start > 1.5 * own_cpu)
             || (joined > 0 && waited > 50e-6
                 && own_done - start + waited > 0.9 * own_cpu * (joined + 1))) {
-        pool->backoff = pool->backoff < SEPCONV_POOL_BACKOFF_MIN ? SEPCONV_POOL_BACKOFF_MIN
-                        : 2 * pool->backoff > SEPCONV_POOL_BACKOFF_MAX ? SEPCONV_POOL_BACKOFF_MAX
-                        : 2 * pool->backoff;
-        pool->solo_until = sepconv_now() + pool->backoff;
+        double now = sepconv_now();
+        if (pool->backoff <= 0.0 || now - pool->last_stall > 10 * pool->backoff)
+            pool->backoff = SEPCONV_POOL_BACKOFF_MIN;
+        else if (2 * pool->backoff > SEPCONV_POOL_BACKOFF_MAX)
+            pool->backoff = SEPCONV_POOL_BACKOFF_MAX;
+        else
+            pool->backoff = 2 * pool->backoff;
+        pool->last_stall = now;
+        pool->solo_until = now + pool->backoff;
         pool->calls[2] += 1;
         SEPCONV_STORE(&pool->park, 1);   /* a spinning worker would slow the caller */
-    } else {
-        pool->backoff = 0.0;
     }
     SEPCONV_STORE(&pool->busy, 0);
     return job->failed;
