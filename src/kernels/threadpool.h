@@ -121,17 +121,20 @@ static sepconv_pool_t sepconv_pool = {
    the caller must wait for it (it is writing the caller's output); a caller
    that shares a core with another process is slowed down by its own
    workers.  After a call that shows either, calls run on the caller alone
-   for a while (1 ms), then one tries the workers again.  A stall within ten
-   backoffs of the last one doubles the backoff (up to 100 ms); a later one
+   for a while (1 ms), then one tries the workers again.  A stall within a
+   second of the last one doubles the backoff (up to 100 ms); a later one
    starts again from 1 ms.  Clean calls between stalls leave it as it is:
    under steady contention some tries happen to find both cores free, and
    resetting on those kept short calls stalling (c40_b1, 2 threads, one
-   core busy: p90 2.2x the 1-thread p90).  The backoff is a time, not a
+   core busy: p90 2.8-3.5x the 1-thread p90).  A memory of ten backoffs
+   instead of a second let bursts of calls a few ms apart start each burst
+   from 1 ms (kws_b1 p90 1.7x in bench.py's turns).  The backoff is a time, not a
    number of calls: a count that suits 10 us calls would keep 10 ms calls
    on one thread for a minute after a moment of contention.  Results do
    not change. */
 #define SEPCONV_POOL_BACKOFF_MIN 1e-3
 #define SEPCONV_POOL_BACKOFF_MAX 0.1
+#define SEPCONV_POOL_MEMORY 1.0
 
 static inline double sepconv_clock(clockid_t clock) {
     struct timespec ts;
@@ -284,7 +287,7 @@ static int sepconv_pool_run(sepconv_job* job, int threads) {
             || (joined > 0 && waited > 50e-6
                 && own_done - start + waited > 0.9 * own_cpu * (joined + 1))) {
         double now = sepconv_now();
-        if (pool->backoff <= 0.0 || now - pool->last_stall > 10 * pool->backoff)
+        if (pool->backoff <= 0.0 || now - pool->last_stall > SEPCONV_POOL_MEMORY)
             pool->backoff = SEPCONV_POOL_BACKOFF_MIN;
         else if (2 * pool->backoff > SEPCONV_POOL_BACKOFF_MAX)
             pool->backoff = SEPCONV_POOL_BACKOFF_MAX;
