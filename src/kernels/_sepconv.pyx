@@ -131,22 +131,19 @@ cdef extern from "microkernels.h":
         Py_ssize_t kc, const double* a, Py_ssize_t a_row, Py_ssize_t a_col, const double* b,
         Py_ssize_t b_row, const double* c, Py_ssize_t c_row, int first, double* out,
         Py_ssize_t out_row, const double* bias, int bias_mode, int act) noexcept nogil
+    # One vector wide (microkernels.h), accumulating as SEPCONV_*_GEMM does.
     void sepconv_micro_half_f32 "SEPCONV_F32_GEMM_HALF" (
         Py_ssize_t kc, const float* a, Py_ssize_t a_row, Py_ssize_t a_col, const float* b,
-        Py_ssize_t b_row, const float* c, Py_ssize_t c_row, int first, float* out,
-        Py_ssize_t out_row, const float* bias, int bias_mode, int act) noexcept nogil
+        Py_ssize_t b_row, float* c, Py_ssize_t c_row, int first) noexcept nogil
     void sepconv_micro_half_f64 "SEPCONV_F64_GEMM_HALF" (
         Py_ssize_t kc, const double* a, Py_ssize_t a_row, Py_ssize_t a_col, const double* b,
-        Py_ssize_t b_row, const double* c, Py_ssize_t c_row, int first, double* out,
-        Py_ssize_t out_row, const double* bias, int bias_mode, int act) noexcept nogil
+        Py_ssize_t b_row, double* c, Py_ssize_t c_row, int first) noexcept nogil
     void sepconv_micro_row_half_f32 "SEPCONV_F32_GEMM_ROW_HALF" (
         Py_ssize_t kc, const float* a, Py_ssize_t a_row, Py_ssize_t a_col, const float* b,
-        Py_ssize_t b_row, const float* c, Py_ssize_t c_row, int first, float* out,
-        Py_ssize_t out_row, const float* bias, int bias_mode, int act) noexcept nogil
+        Py_ssize_t b_row, float* c, Py_ssize_t c_row, int first) noexcept nogil
     void sepconv_micro_row_half_f64 "SEPCONV_F64_GEMM_ROW_HALF" (
         Py_ssize_t kc, const double* a, Py_ssize_t a_row, Py_ssize_t a_col, const double* b,
-        Py_ssize_t b_row, const double* c, Py_ssize_t c_row, int first, double* out,
-        Py_ssize_t out_row, const double* bias, int bias_mode, int act) noexcept nogil
+        Py_ssize_t b_row, double* c, Py_ssize_t c_row, int first) noexcept nogil
     void sepconv_micro_f64 "SEPCONV_F64_GEMM" (Py_ssize_t kc, const double* a, Py_ssize_t a_row, Py_ssize_t a_col,
                            const double* b, Py_ssize_t b_row, double* c, Py_ssize_t c_row,
                            int first) noexcept nogil
@@ -323,22 +320,18 @@ cdef inline void _micro_kernel_half(Py_ssize_t kc, const floating* a, Py_ssize_t
     # _micro_kernel one vector wide (a contiguous along k): the first half of
     # a packed panel, for a last panel of filters at most half full.
     if floating is float:
-        sepconv_micro_half_f32(kc, a, a_row, 1, b, b_row, c, c_row, first, c, c_row, NULL, 0,
-                               ACT_LINEAR)
+        sepconv_micro_half_f32(kc, a, a_row, 1, b, b_row, c, c_row, first)
     else:
-        sepconv_micro_half_f64(kc, a, a_row, 1, b, b_row, c, c_row, first, c, c_row, NULL, 0,
-                               ACT_LINEAR)
+        sepconv_micro_half_f64(kc, a, a_row, 1, b, b_row, c, c_row, first)
 
 
 cdef inline void _micro_row_half(Py_ssize_t kc, const floating* a, const floating* b,
                                  Py_ssize_t b_row, floating* c, bint first) noexcept nogil:
     # One row of _micro_kernel_half.
     if floating is float:
-        sepconv_micro_row_half_f32(kc, a, 0, 1, b, b_row, c, 0, first, c, 0, NULL, 0,
-                                   ACT_LINEAR)
+        sepconv_micro_row_half_f32(kc, a, 0, 1, b, b_row, c, 0, first)
     else:
-        sepconv_micro_row_half_f64(kc, a, 0, 1, b, b_row, c, 0, first, c, 0, NULL, 0,
-                                   ACT_LINEAR)
+        sepconv_micro_row_half_f64(kc, a, 0, 1, b, b_row, c, 0, first)
 
 
 # --------------------------------------------------------------------------

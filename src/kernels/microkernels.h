@@ -62,10 +62,14 @@ static int omp_get_max_threads(void) { return 1; }
 #define SEPCONV_F64_GEMM SEPCONV_PASTE(sepconv_f64_gemm_, SEPCONV_MR, x2v__, SEPCONV_LEVEL)
 #define SEPCONV_F32_GEMM_ROW SEPCONV_PASTE(sepconv_f32_gemm_, 1, x2v_minmax__, SEPCONV_LEVEL)
 #define SEPCONV_F64_GEMM_ROW SEPCONV_PASTE(sepconv_f64_gemm_, 1, x2v_minmax__, SEPCONV_LEVEL)
-#define SEPCONV_F32_GEMM_HALF SEPCONV_PASTE(sepconv_f32_gemm_, SEPCONV_MR, x1v_minmax__, SEPCONV_LEVEL)
-#define SEPCONV_F64_GEMM_HALF SEPCONV_PASTE(sepconv_f64_gemm_, SEPCONV_MR, x1v_minmax__, SEPCONV_LEVEL)
-#define SEPCONV_F32_GEMM_ROW_HALF SEPCONV_PASTE(sepconv_f32_gemm_, 1, x1v_minmax__, SEPCONV_LEVEL)
-#define SEPCONV_F64_GEMM_ROW_HALF SEPCONV_PASTE(sepconv_f64_gemm_, 1, x1v_minmax__, SEPCONV_LEVEL)
+#define SEPCONV_F32_GEMM_HALF SEPCONV_PASTE(sepconv_f32_gemm_, SEPCONV_MR, x1v__, SEPCONV_LEVEL)
+#define SEPCONV_F64_GEMM_HALF SEPCONV_PASTE(sepconv_f64_gemm_, SEPCONV_MR, x1v__, SEPCONV_LEVEL)
+#define SEPCONV_F32_GEMM_ROW_HALF SEPCONV_PASTE(sepconv_f32_gemm_, 1, x1v__, SEPCONV_LEVEL)
+#define SEPCONV_F64_GEMM_ROW_HALF SEPCONV_PASTE(sepconv_f64_gemm_, 1, x1v__, SEPCONV_LEVEL)
+#define SEPCONV_F32_GEMM_HALF_STORE SEPCONV_PASTE(sepconv_f32_gemm_, SEPCONV_MR, x1v_minmax__, SEPCONV_LEVEL)
+#define SEPCONV_F64_GEMM_HALF_STORE SEPCONV_PASTE(sepconv_f64_gemm_, SEPCONV_MR, x1v_minmax__, SEPCONV_LEVEL)
+#define SEPCONV_F32_GEMM_ROW_HALF_STORE SEPCONV_PASTE(sepconv_f32_gemm_, 1, x1v_minmax__, SEPCONV_LEVEL)
+#define SEPCONV_F64_GEMM_ROW_HALF_STORE SEPCONV_PASTE(sepconv_f64_gemm_, 1, x1v_minmax__, SEPCONV_LEVEL)
 #define SEPCONV_F32_GEMM_STORE SEPCONV_PASTE(sepconv_f32_gemm_, SEPCONV_MR, x2v_minmax__, SEPCONV_LEVEL)
 #define SEPCONV_F64_GEMM_STORE SEPCONV_PASTE(sepconv_f64_gemm_, SEPCONV_MR, x2v_minmax__, SEPCONV_LEVEL)
 #define SEPCONV_F32_DWCONV SEPCONV_PASTE(sepconv_f32_dwconv_, SEPCONV_DW_ROWS, x2v__, SEPCONV_LEVEL)
@@ -272,15 +276,21 @@ SEPCONV_DEFINE_MICRO(SEPCONV_F64_GEMM, SEPCONV_F64_GEMM_STORE, double)
 SEPCONV_DEFINE_STORE(SEPCONV_F32_GEMM_ROW, 1, 2, float, sepconv_vf, sepconv_act_vf)
 SEPCONV_DEFINE_STORE(SEPCONV_F64_GEMM_ROW, 1, 2, double, sepconv_vd, sepconv_act_vd)
 
-/* The same two shapes one vector wide, for the last panel of filters when
-   it is at most half full (72 filters at AVX-512 float32: panels of 32, 32
-   and 8): the packed panel is still NR wide (its rows b_row = NR apart),
-   these read its first half.  Each element's chain is the one of the two-
-   vector kernels, so the bits are the same. */
-SEPCONV_DEFINE_STORE(SEPCONV_F32_GEMM_HALF, SEPCONV_MR, 1, float, sepconv_vf, sepconv_act_vf)
-SEPCONV_DEFINE_STORE(SEPCONV_F64_GEMM_HALF, SEPCONV_MR, 1, double, sepconv_vd, sepconv_act_vd)
-SEPCONV_DEFINE_STORE(SEPCONV_F32_GEMM_ROW_HALF, 1, 1, float, sepconv_vf, sepconv_act_vf)
-SEPCONV_DEFINE_STORE(SEPCONV_F64_GEMM_ROW_HALF, 1, 1, double, sepconv_vd, sepconv_act_vd)
+/* The same two shapes one vector wide, accumulating into C (NAME's
+   contract), for the last panel of filters when it is at most half full
+   (72 filters at AVX-512 float32: panels of 32, 32 and 8; that panel always
+   goes through the C tile and the scalar epilogue): the packed panel is
+   still NR wide (its rows b_row = NR apart), these read its first half.
+   Each element's chain is the one of the two-vector kernels, so the bits
+   are the same. */
+SEPCONV_DEFINE_STORE(SEPCONV_F32_GEMM_HALF_STORE, SEPCONV_MR, 1, float, sepconv_vf, sepconv_act_vf)
+SEPCONV_DEFINE_STORE(SEPCONV_F64_GEMM_HALF_STORE, SEPCONV_MR, 1, double, sepconv_vd, sepconv_act_vd)
+SEPCONV_DEFINE_STORE(SEPCONV_F32_GEMM_ROW_HALF_STORE, 1, 1, float, sepconv_vf, sepconv_act_vf)
+SEPCONV_DEFINE_STORE(SEPCONV_F64_GEMM_ROW_HALF_STORE, 1, 1, double, sepconv_vd, sepconv_act_vd)
+SEPCONV_DEFINE_MICRO(SEPCONV_F32_GEMM_HALF, SEPCONV_F32_GEMM_HALF_STORE, float)
+SEPCONV_DEFINE_MICRO(SEPCONV_F64_GEMM_HALF, SEPCONV_F64_GEMM_HALF_STORE, double)
+SEPCONV_DEFINE_MICRO(SEPCONV_F32_GEMM_ROW_HALF, SEPCONV_F32_GEMM_ROW_HALF_STORE, float)
+SEPCONV_DEFINE_MICRO(SEPCONV_F64_GEMM_ROW_HALF, SEPCONV_F64_GEMM_ROW_HALF_STORE, double)
 
 /* One register block of the channels_last depthwise loop: DW_ROWS steps
    x 2 vectors of channels, summed over every tap in order, skipping taps

@@ -126,12 +126,12 @@ static sepconv_pool_t sepconv_pool = {
    starts again from 1 ms.  Clean calls between stalls leave it as it is:
    under steady contention some tries happen to find both cores free, and
    resetting on those kept short calls stalling (c40_b1, 2 threads, one
-   core busy: p90 2.8-3.5x the 1-thread p90).  A memory of ten backoffs
+   core busy: p90 2.2-3.5x the 1-thread p90).  A memory of ten backoffs
    instead of a second let bursts of calls a few ms apart start each burst
-   from 1 ms (kws_b1 p90 1.7x in bench.py's turns).  The backoff is a time, not a
-   number of calls: a count that suits 10 us calls would keep 10 ms calls
-   on one thread for a minute after a moment of contention.  Results do
-   not change. */
+   from 1 ms (kws_b1 p90 1.7x in bench.py's turns).  The backoff is a
+   time, not a number of calls: a count that suits 10 us calls would keep
+   10 ms calls on one thread for a minute after a moment of contention.
+   Results do not change. */
 #define SEPCONV_POOL_BACKOFF_MIN 1e-3
 #define SEPCONV_POOL_BACKOFF_MAX 0.1
 #define SEPCONV_POOL_MEMORY 1.0
