@@ -470,6 +470,14 @@ def _stats(ns):
             "calls": int(arr.size)}
 
 
+def _pool_counts():
+    """sepconv's thread-pool counters: calls shared with workers, calls run alone
+    because of a recent stall, stalls seen, workers moved off the caller's CPU
+    (all sepconv rows of a case together)."""
+    from sepconv import functional
+    return functional.kernel_module().pool_counts()
+
+
 def run_case(case, dtype, threads, peers, missing, args, busy=None):
     """Check and time one (case, dtype, threads); returns a JSON-able record.
 
@@ -541,6 +549,7 @@ def run_case(case, dtype, threads, peers, missing, args, busy=None):
     timing = (calls, args.seconds, args.min_rounds, args.max_rounds, args.warm_rounds,
               zlib.crc32(f"{case.name}/{dtype}/{threads}".encode()))
     ticks, t_start = _cpu_ticks(), time.perf_counter()
+    pool_before = _pool_counts()
     while True:
         try:
             with busy.running():
@@ -562,6 +571,8 @@ def run_case(case, dtype, threads, peers, missing, args, busy=None):
                 return rec
             timing = ([impl.call for impl in impls],) + timing[1:]
     rec["foreign_load"] = _foreign_load(ticks, _cpu_ticks(), time.perf_counter() - t_start)
+    rec["sepconv_pool"] = dict(zip(("shared", "alone", "stalls", "moves"),
+                                   (b - a for a, b in zip(pool_before, _pool_counts()))))
     for impl, ns, cores in zip(impls, timer.samples, timer.cores()):
         rec["impls"][impl.name].update(_stats(ns), cpu_cores_used=cores)
     return rec
@@ -612,9 +623,11 @@ def _worker_cases(args, threads, peers, missing, busy):
                 if "median_us" in v else f"{k} {v['status']}"
                 for k, v in rec["impls"].items())
             load = rec.get("foreign_load")
+            pool = rec.get("sepconv_pool")
             print(f"  [{threads} thr {dtype}] {case.name:<11} {cells} µs [CPUs busy] "
                   f"({time.perf_counter() - t0:.1f} s"
-                  f"{f', other load {load:.2f} CPUs' if load is not None else ''})",
+                  f"{f', other load {load:.2f} CPUs' if load is not None else ''}"
+                  f"{', pool shared/alone/stalls/moves ' + '/'.join(map(str, pool.values())) if pool else ''})",
                   file=sys.stderr, flush=True)
     blas_limit.restore_original_limits()
     if args.matmul:

@@ -128,6 +128,91 @@ def test_results_stay_exact_while_another_process_keeps_a_core_busy(restore_thre
         busy.wait()
 
 
+_LINUX_AFFINITY = pytest.mark.skipif(
+    not hasattr(os, "sched_setaffinity") or not os.path.isdir("/proc/self/task"),
+    reason="needs Linux thread affinity")
+
+
+def _run_isolated(code, preexec_fn=None):
+    result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
+                            text=True, timeout=300, preexec_fn=preexec_fn)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()
+
+
+@_LINUX_AFFINITY
+def test_a_process_pinned_to_one_cpu_keeps_its_workers_there():
+    # Started pinned to one CPU, every thread stays pinned there: a worker on
+    # its caller's CPU has nowhere to move, and does not try.  A busy process
+    # makes the scheduler share that CPU between the caller and its workers.
+    cpu = min(os.sched_getaffinity(0))
+    ok, grown, same, moves = _run_isolated("""
+        import os, subprocess, sys, time
+        import numpy as np
+        import sepconv
+        from sepconv import functional
+        kernels = functional.kernel_module()
+        kernels.threading_layer("pool")
+        mask = os.sched_getaffinity(0)
+        layer = sepconv.SeparableConv1D(24, 5, padding="same")
+        x = np.random.default_rng(1).standard_normal((2, 300, 16)).astype(np.float32)
+        expected = layer(x, num_threads=1)
+        prepared = layer.prepare(x.shape, num_threads=3)
+        busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        try:
+            ok = all(np.array_equal(prepared(x), expected) for _ in range(2000))
+        finally:
+            busy.kill()
+            busy.wait()
+        time.sleep(0.05)
+        masks = {frozenset(os.sched_getaffinity(int(t))) for t in os.listdir("/proc/self/task")}
+        print(ok, kernels.pool_size() >= 1, masks == {frozenset(mask)}, kernels.pool_counts()[3])
+    """, preexec_fn=lambda: os.sched_setaffinity(0, {cpu}))
+    assert (ok, grown, same, moves) == ("True", "True", "True", "0")
+
+
+@_LINUX_AFFINITY
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2 if hasattr(os, "sched_getaffinity") else True,
+                    reason="needs two CPUs")
+def test_a_worker_on_its_callers_cpu_moves_and_keeps_its_affinity():
+    # The caller is pinned to one CPU; the worker is put on that CPU (pinned
+    # there, then given every CPU back) between calls, as a scheduler may
+    # wake it there.  At its next job it must move off that CPU (the pool
+    # counts the move), leave its own affinity as it was (every CPU), and
+    # the results must not change.
+    ok, moves, worker_masks, caller_mask = _run_isolated("""
+        import os, time
+        import numpy as np
+        import sepconv
+        from sepconv import functional
+        kernels = functional.kernel_module()
+        kernels.threading_layer("pool")
+        full = os.sched_getaffinity(0)
+        cpu = min(full)
+        layer = sepconv.SeparableConv1D(24, 5, padding="same")
+        x = np.random.default_rng(1).standard_normal((2, 300, 16)).astype(np.float32)
+        expected = layer(x, num_threads=1)
+        before = set(os.listdir("/proc/self/task"))
+        prepared = layer.prepare(x.shape, num_threads=2)
+        ok = np.array_equal(prepared(x), expected)
+        workers = [int(t) for t in set(os.listdir("/proc/self/task")) - before]
+        os.sched_setaffinity(0, {cpu})
+        moves0 = kernels.pool_counts()[3]
+        for _ in range(5000):
+            for w in workers:
+                os.sched_setaffinity(w, {cpu})
+                os.sched_setaffinity(w, full)
+            ok &= np.array_equal(prepared(x), expected)
+            if kernels.pool_counts()[3] - moves0 >= 3:
+                break
+        time.sleep(0.05)   # a worker may still be moving for the last job, which it never joined
+        same = all(os.sched_getaffinity(w) == full for w in workers)
+        print(ok, kernels.pool_counts()[3] - moves0, same, os.sched_getaffinity(0) == {cpu})
+    """)
+    assert (ok, worker_masks, caller_mask) == ("True", "True", "True")
+    assert int(moves) >= 3
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork (POSIX)")
 def test_a_child_forked_before_threads_ran_starts_its_own_pool():
     code = textwrap.dedent("""
@@ -170,10 +255,12 @@ def test_pool_counts_calls_shared_with_workers(restore_threading):
     kernels.threading_layer("pool")
     layer, x = _problem(CASES[0], "float32")
     prepared = layer.prepare(x.shape, num_threads=2)
-    shared, alone, stalls = kernels.pool_counts()
+    shared, alone, stalls, moves = kernels.pool_counts()
     for _ in range(5):
         prepared(x)
     after = kernels.pool_counts()
     # every call either shared its items or ran alone after a stall
     assert (after[0] - shared) + (after[1] - alone) == 5
     assert after[2] >= stalls
+    # a worker moves at most once per shared call (off the caller's CPU, before joining)
+    assert 0 <= after[3] - moves <= (after[0] - shared) * kernels.pool_size()

@@ -12,6 +12,7 @@ qemu-user's emulation they cannot run), and always without them.
 import os
 import shutil
 import subprocess
+import sys
 import sysconfig
 
 import pytest
@@ -67,3 +68,20 @@ def test_pool_computes_every_item_exactly_once(tmp_path, sanitize):
                             env=_environment())
     assert result.returncode == 0 and result.stdout.startswith("ok"), (
         result.stdout + result.stderr)
+
+
+@pytest.mark.skipif(_compiler() is None or not os.path.exists(SOURCE),
+                    reason="needs a C compiler and the source tree")
+def test_backoff_rule_and_move_off_the_callers_cpu(tmp_path):
+    binary = str(tmp_path / "pool_rules")
+    build = subprocess.run(_compiler() + ["-O2", "-I", KERNELS,
+                                          os.path.join(HERE, "c", "pool_rules.c"),
+                                          "-o", binary, "-lpthread"],
+                           capture_output=True, text=True)
+    if build.returncode != 0:
+        raise AssertionError(build.stderr)
+    result = subprocess.run([binary], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and result.stdout.rstrip().endswith("ok"), (
+        result.stdout + result.stderr)
+    if len(os.sched_getaffinity(0)) >= 2 and sys.platform.startswith("linux"):
+        assert "skip" not in result.stdout, result.stdout

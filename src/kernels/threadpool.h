@@ -43,6 +43,12 @@
 #include <pthread.h>
 #include <sched.h>
 #include <time.h>
+#if defined(__linux__)
+extern int sched_getcpu(void);   /* glibc and musl; <sched.h> has it only with _GNU_SOURCE */
+#define SEPCONV_CPU() sched_getcpu()
+#else
+#define SEPCONV_CPU() (-1)
+#endif
 #else
 #define SEPCONV_POOL 0
 #endif
@@ -109,32 +115,56 @@ typedef struct {
     double solo_until;          /* run calls on the caller alone until then (owner only) */
     double backoff;             /* seconds of that after the last stalled call (owner only) */
     double last_stall;          /* when that call ended (owner only) */
+    double shared_time;         /* time in clean shared calls since then (owner only) */
     int park;                   /* spinning workers should sleep at once (atomic) */
+    int caller_cpu;             /* the current job's caller's CPU, or -1 (atomic) */
+    long moves;                 /* workers moved off the caller's CPU (atomic) */
     long calls[3];              /* calls shared, run alone after a stall, stalled (owner) */
 } sepconv_pool_t;
 
 static sepconv_pool_t sepconv_pool = {
-    PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, NULL, 0, 0, 0, 0, 0, 0.0, 0.0, 0.0,
-    0, {0, 0, 0}};
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, NULL, 0, 0, 0, 0, 0,
+    0.0, 0.0, 0.0, 0.0, 0, -1, 0, {0, 0, 0}};
 
 /* A worker that joined and was then descheduled still holds its item, and
    the caller must wait for it (it is writing the caller's output); a caller
    that shares a core with another process is slowed down by its own
    workers.  After a call that shows either, calls run on the caller alone
-   for a while (1 ms), then one tries the workers again.  A stall within a
-   second of the last one doubles the backoff (up to 100 ms); a later one
-   starts again from 1 ms.  Clean calls between stalls leave it as it is:
-   under steady contention some tries happen to find both cores free, and
-   resetting on those kept short calls stalling (c40_b1, 2 threads, one
-   core busy: p90 2.2-3.5x the 1-thread p90).  A memory of ten backoffs
-   instead of a second let bursts of calls a few ms apart start each burst
-   from 1 ms (kws_b1 p90 1.7x in bench.py's turns).  The backoff is a
-   time, not a number of calls: a count that suits 10 us calls would keep
-   10 ms calls on one thread for a minute after a moment of contention.
+   for a while (the backoff), then one tries the workers again.
+
+   How long: sepconv_pool_next_backoff.  Steady contention shows as a stall
+   soon after the last one, counted in time spent in shared calls (calls
+   run alone and time between calls do not count): such a stall doubles
+   the backoff, from 1 ms up to 100 ms.  A stall after 20 ms of shared
+   calls, or more than a second after the last, is a one-off (a hiccup of
+   the machine, another library's threads spinning down) and starts again
+   from 1 ms.
+   - Clean calls between stalls do not reset it: under steady contention
+     some tries find both cores free for a time slice (a few ms), and
+     resetting on those kept short calls stalling (c40_b1, 2 threads, one
+     core busy: p90 2.2-3.5x the 1-thread p90).
+   - Counting shared time, not wall time: with a one-second memory of
+     wall time alone, one-off stalls a few hundred ms apart in bench.py's
+     interleaved turns (a busy VM, peers' leftover threads) doubled the
+     backoff up to 64 ms, and c100_b4's 2-thread median read 316 us with
+     its shared calls taking 190 us.
+   - The backoff is a time, not a number of calls: a count that suits 10 us
+     calls would keep 10 ms calls on one thread for a minute after a moment
+     of contention.
    Results do not change. */
 #define SEPCONV_POOL_BACKOFF_MIN 1e-3
 #define SEPCONV_POOL_BACKOFF_MAX 0.1
+#define SEPCONV_POOL_HOT 20e-3
 #define SEPCONV_POOL_MEMORY 1.0
+
+/* The backoff after a stall: `backoff` is the previous one (0 for none),
+   `since` the wall time since the previous stall, `shared` the time spent
+   in clean shared calls since then. */
+static inline double sepconv_pool_next_backoff(double backoff, double since, double shared) {
+    if (backoff <= 0.0 || since > SEPCONV_POOL_MEMORY || shared > SEPCONV_POOL_HOT)
+        return SEPCONV_POOL_BACKOFF_MIN;
+    return 2 * backoff > SEPCONV_POOL_BACKOFF_MAX ? SEPCONV_POOL_BACKOFF_MAX : 2 * backoff;
+}
 
 static inline double sepconv_clock(clockid_t clock) {
     struct timespec ts;
@@ -147,6 +177,36 @@ static inline double sepconv_clock(clockid_t clock) {
 #define SEPCONV_LOAD(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
 #define SEPCONV_STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
 
+/* A worker woken by a caller is placed by the scheduler, usually on an idle
+   CPU.  After a spell of heavy use of every CPU (another library's threads,
+   or this pool's) Linux may skip the search for an idle one and put the
+   worker on the caller's own CPU (seen on a 2-vCPU Zen 4 VM after PyTorch
+   or ONNX Runtime calls), and the load balancer leaves the two there, both
+   cache-hot, taking turns on one core while the other sits idle: 2-thread
+   audio_b1 calls took 430-490 us instead of 180 us for whole 10 ms turns.
+   Narrowing the worker's affinity to the other CPUs moves it at once;
+   widening it back right after leaves it where it went.  Returns 1 if the
+   calling thread moved. */
+#if defined(__linux__) && defined(_GNU_SOURCE) && defined(CPU_SET)
+static int sepconv_leave_cpu(int cpu) {
+    cpu_set_t allowed, others;
+    if (cpu < 0 || cpu >= CPU_SETSIZE) return 0;
+    if (sched_getaffinity(0, sizeof allowed, &allowed) != 0 || !CPU_ISSET(cpu, &allowed)
+            || CPU_COUNT(&allowed) < 2)
+        return 0;
+    others = allowed;
+    CPU_CLR(cpu, &others);
+    if (sched_setaffinity(0, sizeof others, &others) != 0) return 0;
+    sched_setaffinity(0, sizeof allowed, &allowed);
+    return 1;
+}
+#else
+static int sepconv_leave_cpu(int cpu) {
+    (void)cpu;
+    return 0;
+}
+#endif
+
 static void* sepconv_pool_worker(void* unused) {
     sepconv_pool_t* pool = &sepconv_pool;
     unsigned long seen = SEPCONV_LOAD(&pool->generation);
@@ -154,7 +214,7 @@ static void* sepconv_pool_worker(void* unused) {
     for (;;) {
         /* Wait for the next job: spin for a while, then sleep. */
         double until = sepconv_now() + SEPCONV_POOL_SPIN;
-        int spin;
+        int spin, cpu;
         for (spin = 1; SEPCONV_LOAD(&pool->generation) == seen; ++spin) {
             if (spin % 64 == 0 && (SEPCONV_LOAD(&pool->park) || sepconv_now() > until)) {
                 pthread_mutex_lock(&pool->lock);
@@ -168,6 +228,12 @@ static void* sepconv_pool_worker(void* unused) {
             SEPCONV_RELAX();
         }
         seen = SEPCONV_LOAD(&pool->generation);
+        /* On the caller's CPU: move before joining, so that the caller, which
+           never waits for a worker that has not joined, does not wait for
+           the move either. */
+        cpu = SEPCONV_LOAD(&pool->caller_cpu);
+        if (cpu >= 0 && SEPCONV_CPU() == cpu && sepconv_leave_cpu(cpu))
+            __atomic_add_fetch(&pool->moves, 1, __ATOMIC_SEQ_CST);
         /* Join if a ticket is left.  The ticket may belong to a newer job
            than `seen`: whichever job is current is live until its caller
            has counted this worker out. */
@@ -187,8 +253,10 @@ static void sepconv_pool_after_fork_child(void) {
     pthread_cond_init(&pool->wake, NULL);
     pool->job = NULL;
     pool->tickets = pool->sleeping = pool->started = pool->busy = 0;
-    pool->solo_until = pool->backoff = pool->last_stall = 0.0;
+    pool->solo_until = pool->backoff = pool->last_stall = pool->shared_time = 0.0;
     pool->park = 0;
+    pool->caller_cpu = -1;
+    pool->moves = 0;
     pool->calls[0] = pool->calls[1] = pool->calls[2] = 0;
 }
 
@@ -223,7 +291,8 @@ static int sepconv_pool_grow(int count) {
    job->failed.  Never waits for a worker that did not join. */
 static int sepconv_pool_run(sepconv_job* job, int threads) {
     sepconv_pool_t* pool = &sepconv_pool;
-    int helpers = threads - 1, expected = 0, left, joined, spin;
+    int helpers = threads - 1, expected = 0, left, joined, spin, moved;
+    long moves;
     double start, cpu_start, own_done, own_cpu, waited;
     job->finished = 0;
     if (helpers > job->items - 1) helpers = (int)(job->items - 1);
@@ -248,6 +317,8 @@ static int sepconv_pool_run(sepconv_job* job, int threads) {
         if (started < helpers) helpers = started;
     }
     pool->calls[0] += 1;
+    moves = SEPCONV_LOAD(&pool->moves);
+    SEPCONV_STORE(&pool->caller_cpu, SEPCONV_CPU());
     SEPCONV_STORE(&pool->park, 0);
     SEPCONV_STORE(&pool->job, job);
     SEPCONV_STORE(&pool->tickets, helpers);
@@ -275,6 +346,7 @@ static int sepconv_pool_run(sepconv_job* job, int threads) {
         }
         waited = sepconv_now() - own_done;
     }
+    moved = SEPCONV_LOAD(&pool->moves) != moves;
     /* Back off when the threads did not each have a core and it cost more
        than they gained: the caller lost its own core for a while (its share
        took much longer than the CPU time it got), or workers joined and the
@@ -282,32 +354,35 @@ static int sepconv_pool_run(sepconv_job* job, int threads) {
        time per participant times the participants; a worker that lost its
        core mid-item makes the caller wait).  A worker that joined late or
        not at all costs nothing and is no reason to back off; a brief stall
-       inside a long call is cheaper than running it on one thread. */
-    if ((own_done - start - own_cpu > 50e-6 && own_done - start > 1.5 * own_cpu)
+       inside a long call is cheaper than running it on one thread.  A worker
+       woken on the caller's CPU takes it from the caller until it has moved
+       away (sepconv_leave_cpu): a one-off, not contention. */
+    if ((!moved && own_done - start - own_cpu > 50e-6 && own_done - start > 1.5 * own_cpu)
             || (joined > 0 && waited > 50e-6
                 && own_done - start + waited > 0.9 * own_cpu * (joined + 1))) {
         double now = sepconv_now();
-        if (pool->backoff <= 0.0 || now - pool->last_stall > SEPCONV_POOL_MEMORY)
-            pool->backoff = SEPCONV_POOL_BACKOFF_MIN;
-        else if (2 * pool->backoff > SEPCONV_POOL_BACKOFF_MAX)
-            pool->backoff = SEPCONV_POOL_BACKOFF_MAX;
-        else
-            pool->backoff = 2 * pool->backoff;
+        pool->backoff = sepconv_pool_next_backoff(pool->backoff, now - pool->last_stall,
+                                                  pool->shared_time);
+        pool->shared_time = 0.0;
         pool->last_stall = now;
         pool->solo_until = now + pool->backoff;
         pool->calls[2] += 1;
         SEPCONV_STORE(&pool->park, 1);   /* a spinning worker would slow the caller */
+    } else {
+        pool->shared_time += own_done - start + waited;
     }
     SEPCONV_STORE(&pool->busy, 0);
     return job->failed;
 }
 
 /* Counters since the start (or the last fork): calls shared with workers,
-   calls run alone because of a recent stall, stalls seen. */
-static void sepconv_pool_counts(long* shared, long* alone, long* stalls) {
+   calls run alone because of a recent stall, stalls seen, workers moved off
+   the caller's CPU. */
+static void sepconv_pool_counts(long* shared, long* alone, long* stalls, long* moves) {
     *shared = sepconv_pool.calls[0];
     *alone = sepconv_pool.calls[1];
     *stalls = sepconv_pool.calls[2];
+    *moves = SEPCONV_LOAD(&sepconv_pool.moves);
 }
 
 /* Workers alive in this module's pool (for tests and `sepconv info`). */
@@ -329,8 +404,8 @@ static int sepconv_pool_run(sepconv_job* job, int threads) {
 
 static int sepconv_pool_size(void) { return 0; }
 
-static void sepconv_pool_counts(long* shared, long* alone, long* stalls) {
-    *shared = *alone = *stalls = 0;
+static void sepconv_pool_counts(long* shared, long* alone, long* stalls, long* moves) {
+    *shared = *alone = *stalls = *moves = 0;
 }
 
 #endif /* SEPCONV_POOL */

@@ -6,6 +6,7 @@
  * would.  Every item must be computed exactly once and every job's caller
  * must return only after all of its items are done.  Prints "ok" and exits 0.
  */
+#define _GNU_SOURCE   /* the move off the caller's CPU (sched_getaffinity) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
