@@ -185,6 +185,42 @@ def test_filter_counts_around_the_half_width_panel(level, dtype, activation):
         assert np.array_equal(results[0], results[1]), filters
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("strides", [1, 2])
+def test_channel_counts_around_the_depthwise_blocks(level, dtype, strides):
+    # The channels_last depthwise loop takes blocks two vectors wide; the
+    # channels after the last one take a block ending at the last channel,
+    # one vector wide when they fit in one; fewer than two vectors of
+    # channels take one-vector blocks, fewer than one a plain loop.  Each
+    # side of each bound, with 2 depthwise outputs per channel, input at a
+    # 64-byte boundary and 16 bytes past one, 1 and 3 threads, every output
+    # written (out starts as NaN).
+    nr = functional.kernel_module().NR["float32" if dtype == np.float32 else "float64"]
+    lanes = nr // 2
+    rng = np.random.default_rng(12)
+    counts = (1, lanes - 1, lanes, lanes + 1, nr - 1, nr, nr + 1, nr + lanes, nr + lanes + 1,
+              2 * nr + 3)
+    for channels in sorted(set(c for c in counts if c >= 1)):
+        x, dw, pw, b = _case(rng, batch=2, steps=157, channels=channels, mult=2, filters=5,
+                             taps=4, dtype=dtype)
+        expected = separable_conv1d_reference(x, dw, pw, b, strides, "same", 1, "channels_last",
+                                              activations.relu)
+        results = []
+        for offset in (0, 16):
+            raw = np.empty(x.nbytes + 128, np.uint8)
+            start = (-raw.ctypes.data) % 64 + offset
+            moved = raw[start:start + x.nbytes].view(dtype).reshape(x.shape)
+            moved[...] = x
+            for threads in (1, 3):
+                out = np.full(expected.shape, np.nan, dtype)
+                separable_conv1d(moved, dw, pw, b, strides=strides, padding="same",
+                                 activation="relu", out=out, num_threads=threads, isa=level)
+                results.append(out)
+        _assert_close(results[0], expected, dtype)
+        for other in results[1:]:
+            assert np.array_equal(results[0], other), channels
+
+
 @pytest.fixture
 def weights():
     rng = np.random.default_rng(5)

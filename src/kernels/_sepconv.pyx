@@ -107,6 +107,16 @@ cdef extern from "microkernels.h":
                               const double* w, Py_ssize_t width, Py_ssize_t taps,
                               Py_ssize_t stride, Py_ssize_t dilation, Py_ssize_t first_pos,
                               double* d, Py_ssize_t ld) noexcept nogil
+    void sepconv_dw_half_f32 "SEPCONV_F32_DWCONV_HALF" (const float* x, Py_ssize_t steps, Py_ssize_t ldx,
+                              Py_ssize_t origin,
+                              const float* w, Py_ssize_t width, Py_ssize_t taps,
+                              Py_ssize_t stride, Py_ssize_t dilation, Py_ssize_t first_pos,
+                              float* d, Py_ssize_t ld) noexcept nogil
+    void sepconv_dw_half_f64 "SEPCONV_F64_DWCONV_HALF" (const double* x, Py_ssize_t steps, Py_ssize_t ldx,
+                              Py_ssize_t origin,
+                              const double* w, Py_ssize_t width, Py_ssize_t taps,
+                              Py_ssize_t stride, Py_ssize_t dilation, Py_ssize_t first_pos,
+                              double* d, Py_ssize_t ld) noexcept nogil
     void sepconv_micro_store_f32 "SEPCONV_F32_GEMM_STORE" (
         Py_ssize_t kc, const float* a, Py_ssize_t a_row, Py_ssize_t a_col, const float* b,
         Py_ssize_t b_row, const float* c, Py_ssize_t c_row, int first, float* out,
@@ -358,14 +368,24 @@ cdef inline void _tap_range(Py_ssize_t t0, Py_ssize_t t1, Py_ssize_t offset,
 cdef inline void _dw_block(const floating* x, Py_ssize_t steps, Py_ssize_t ldx,
                            Py_ssize_t origin, const floating* w, Py_ssize_t width,
                            Py_ssize_t taps, Py_ssize_t stride, Py_ssize_t dilation,
-                           Py_ssize_t first_pos, floating* d, Py_ssize_t ld) noexcept nogil:
-    # The C register block of the dtype (microkernels.h).
+                           Py_ssize_t first_pos, floating* d, Py_ssize_t ld,
+                           bint half) noexcept nogil:
+    # The C register block of the dtype (microkernels.h): two vectors of
+    # channels wide, or one with ``half``.
     if floating is float:
-        sepconv_dw_block_f32(x, steps, ldx, origin, w, width, taps, stride, dilation,
-                             first_pos, d, ld)
+        if half:
+            sepconv_dw_half_f32(x, steps, ldx, origin, w, width, taps, stride, dilation,
+                                first_pos, d, ld)
+        else:
+            sepconv_dw_block_f32(x, steps, ldx, origin, w, width, taps, stride, dilation,
+                                 first_pos, d, ld)
     else:
-        sepconv_dw_block_f64(x, steps, ldx, origin, w, width, taps, stride, dilation,
-                             first_pos, d, ld)
+        if half:
+            sepconv_dw_half_f64(x, steps, ldx, origin, w, width, taps, stride, dilation,
+                                first_pos, d, ld)
+        else:
+            sepconv_dw_block_f64(x, steps, ldx, origin, w, width, taps, stride, dilation,
+                                 first_pos, d, ld)
 
 
 cdef inline Py_ssize_t _stage_stride(Py_ssize_t channels, Py_ssize_t itemsize) noexcept nogil:
@@ -401,17 +421,22 @@ cdef void _depthwise_steps_major(const floating* x, Py_ssize_t steps, Py_ssize_t
     # over all taps in registers, so each multiply-add costs one load of x
     # and a share of one load of the weights, and D is written once.
     # Channels past the last full NR block take one more block that ends at
-    # the last channel (overlapping the one before), or a plain loop when
-    # there are fewer than NR channels.  Either way a value is summed over
-    # the taps in order, skipping taps outside the input.
+    # the last channel, overlapping the one before: one vector wide when
+    # they fit in one vector (c40_b1 at AVX-512 float32: 32 + 16 channels
+    # computed, not 32 + 32), two otherwise.  Fewer than NR channels take
+    # one-vector blocks, the last ending at the last channel, and fewer than
+    # one vector a plain loop.  Either way a value is summed over the taps in
+    # order, skipping taps outside the input.
     # With ``stage`` (64-byte aligned, room for the tile's input window at
     # _stage_stride), the rows the tile reads are first copied there, so
     # that every vector load is aligned: NumPy arrays are 16-byte aligned,
     # and on Zen 4 a load across a cache line costs up to 13% of a call.
     cdef Py_ssize_t width = channels * mult
     cdef Py_ssize_t nr = SEPCONV_NR_F32 if floating is float else SEPCONV_NR_F64
+    cdef Py_ssize_t lanes = nr // 2
     cdef Py_ssize_t full = channels - channels % nr
-    cdef Py_ssize_t block, r, rr, k, m, chunk, cb, ch, pos, lo, hi
+    cdef Py_ssize_t rem = channels - full
+    cdef Py_ssize_t block, r, rr, k, m, chunk, cb, ch, pos, lo, hi, first_pos
     cdef Py_ssize_t ldx = channels
     cdef Py_ssize_t origin = 0
     cdef const floating* src = x
@@ -425,11 +450,9 @@ cdef void _depthwise_steps_major(const floating* x, Py_ssize_t steps, Py_ssize_t
             memcpy(stage + (pos - lo) * ldx, x + pos * channels, channels * sizeof(floating))
         origin = lo
         src = stage
-    # The remainder, when there is a full block before it, is one more full
-    # block ending at the last channel: it recomputes some channels of the
+    # A block ending at the last channel recomputes some channels of the
     # block before it, with the same taps in the same order, so it writes the
     # same bits there.
-    cdef Py_ssize_t blocks = full // nr + (1 if 0 < full < channels else 0)
     cdef Py_ssize_t reach = (taps - 1) * dilation - pad_left + 1
     cdef Py_ssize_t ahead
     for block in range(rows // SEPCONV_DW_ROWS):
@@ -447,13 +470,29 @@ cdef void _depthwise_steps_major(const floating* x, Py_ssize_t steps, Py_ssize_t
                 hi = steps
             if lo < hi:
                 sepconv_prefetch_rows(x, channels * sizeof(floating), lo, hi)
+        first_pos = (t0 + r) * stride - pad_left
         for m in range(mult):
-            for chunk in range(blocks):
-                cb = chunk * nr if chunk * nr < full else channels - nr
+            for chunk in range(full // nr):
+                cb = chunk * nr
                 _dw_block(src + cb, steps, ldx, origin, dw + m * channels + cb, width, taps,
-                          stride, dilation, (t0 + r) * stride - pad_left,
-                          d + r * ld + m * channels + cb, ld)
-            if full > 0:
+                          stride, dilation, first_pos, d + r * ld + m * channels + cb, ld,
+                          False)
+            if rem == 0:
+                continue
+            if full > 0 and rem > lanes:
+                cb = channels - nr
+                _dw_block(src + cb, steps, ldx, origin, dw + m * channels + cb, width, taps,
+                          stride, dilation, first_pos, d + r * ld + m * channels + cb, ld,
+                          False)
+                continue
+            if channels >= lanes:
+                if full == 0 and rem > lanes:
+                    _dw_block(src, steps, ldx, origin, dw + m * channels, width, taps,
+                              stride, dilation, first_pos, d + r * ld + m * channels, ld, True)
+                cb = channels - lanes
+                _dw_block(src + cb, steps, ldx, origin, dw + m * channels + cb, width, taps,
+                          stride, dilation, first_pos, d + r * ld + m * channels + cb, ld,
+                          True)
                 continue
             for rr in range(SEPCONV_DW_ROWS):
                 drow = d + (r + rr) * ld + m * channels

@@ -74,6 +74,8 @@ static int omp_get_max_threads(void) { return 1; }
 #define SEPCONV_F64_GEMM_STORE SEPCONV_PASTE(sepconv_f64_gemm_, SEPCONV_MR, x2v_minmax__, SEPCONV_LEVEL)
 #define SEPCONV_F32_DWCONV SEPCONV_PASTE(sepconv_f32_dwconv_, SEPCONV_DW_ROWS, x2v__, SEPCONV_LEVEL)
 #define SEPCONV_F64_DWCONV SEPCONV_PASTE(sepconv_f64_dwconv_, SEPCONV_DW_ROWS, x2v__, SEPCONV_LEVEL)
+#define SEPCONV_F32_DWCONV_HALF SEPCONV_PASTE(sepconv_f32_dwconv_, SEPCONV_DW_ROWS, x1v__, SEPCONV_LEVEL)
+#define SEPCONV_F64_DWCONV_HALF SEPCONV_PASTE(sepconv_f64_dwconv_, SEPCONV_DW_ROWS, x1v__, SEPCONV_LEVEL)
 #define SEPCONV_F32_DWCONV_CF SEPCONV_PASTE(sepconv_f32_dwconv_cf_, SEPCONV_DW_ROWS, x2v__, SEPCONV_LEVEL)
 #define SEPCONV_F64_DWCONV_CF SEPCONV_PASTE(sepconv_f64_dwconv_cf_, SEPCONV_DW_ROWS, x2v__, SEPCONV_LEVEL)
 
@@ -293,27 +295,29 @@ SEPCONV_DEFINE_MICRO(SEPCONV_F32_GEMM_ROW_HALF, SEPCONV_F32_GEMM_ROW_HALF_STORE,
 SEPCONV_DEFINE_MICRO(SEPCONV_F64_GEMM_ROW_HALF, SEPCONV_F64_GEMM_ROW_HALF_STORE, double)
 
 /* One register block of the channels_last depthwise loop: DW_ROWS steps
-   x 2 vectors of channels, summed over every tap in order, skipping taps
-   outside the input.  Input step p (0 <= p < steps) is the row at
+   x VECS (2, or 1 for a remainder of at most one vector) vectors of
+   channels, summed over every tap in order, skipping taps outside the
+   input.  Input step p (0 <= p < steps) is the row at
    x + (p - origin) * ldx: the caller's array (origin 0, ldx the channel
    count) or a 64-byte aligned copy of the rows a tile reads.  x points at
    channel cb, w at the weights of tap 0 for these channels, d at the first
    output row. */
 #if defined(__GNUC__) || defined(__clang__)
-/* The end of every depthwise block: DW_ROWS rows of two accumulator
-   vectors each (lo, hi) written to d, rows ld apart. */
-#define SEPCONV_DW_STORE(d, ld, lo, hi, VT, LANES)                            \
+/* The end of every depthwise block: DW_ROWS rows of VECS accumulator
+   vectors each (lo, then hi) written to d, rows ld apart. */
+#define SEPCONV_DW_STORE_VECS(d, ld, lo, hi, VT, LANES, VECS)                 \
     do {                                                                       \
         _Pragma("GCC unroll 8")                                                \
         for (int r_ = 0; r_ < SEPCONV_DW_ROWS; ++r_) {                         \
             memcpy((d) + r_ * (ld), &(lo)[r_], sizeof(VT));                    \
-            memcpy((d) + r_ * (ld) + (LANES), &(hi)[r_], sizeof(VT));          \
+            if ((VECS) == 2) memcpy((d) + r_ * (ld) + (LANES), &(hi)[r_], sizeof(VT)); \
         }                                                                      \
     } while (0)
+#define SEPCONV_DW_STORE(d, ld, lo, hi, VT, LANES) SEPCONV_DW_STORE_VECS(d, ld, lo, hi, VT, LANES, 2)
 
 /* NAME##_inside: every row's every tap inside the input, so no test per
    row and tap. */
-#define SEPCONV_DEFINE_DW_BLOCK(NAME, T, VT)                                  \
+#define SEPCONV_DEFINE_DW_BLOCK(NAME, T, VT, VECS)                            \
 static inline void NAME##_inside(const T* x, Py_ssize_t ldx, const T* w,      \
                                  Py_ssize_t width, Py_ssize_t taps,           \
                                  Py_ssize_t stride, Py_ssize_t dilation,      \
@@ -328,19 +332,21 @@ static inline void NAME##_inside(const T* x, Py_ssize_t ldx, const T* w,      \
     const Py_ssize_t tap_step = dilation * ldx;                                \
     for (Py_ssize_t k = 0; k < taps; ++k) {                                    \
         const Py_ssize_t off = k * tap_step;                                   \
-        VT w0, w1;                                                             \
+        VT w0, w1 = (VT){0};                                                   \
         memcpy(&w0, w + k * width, sizeof(VT));                                \
-        memcpy(&w1, w + k * width + LANES, sizeof(VT));                        \
+        if (VECS == 2) memcpy(&w1, w + k * width + LANES, sizeof(VT));         \
         _Pragma("GCC unroll 8")                                                \
         for (int r = 0; r < SEPCONV_DW_ROWS; ++r) {                            \
             VT x0, x1;                                                         \
             memcpy(&x0, row[r] + off, sizeof(VT));                             \
-            memcpy(&x1, row[r] + off + LANES, sizeof(VT));                     \
             lo[r] += x0 * w0;                                                  \
-            hi[r] += x1 * w1;                                                  \
+            if (VECS == 2) {                                                   \
+                memcpy(&x1, row[r] + off + LANES, sizeof(VT));                 \
+                hi[r] += x1 * w1;                                              \
+            }                                                                  \
         }                                                                      \
     }                                                                          \
-    SEPCONV_DW_STORE(d, ld, lo, hi, VT, LANES);                               \
+    SEPCONV_DW_STORE_VECS(d, ld, lo, hi, VT, LANES, VECS);                    \
 }                                                                              \
 static inline void NAME(const T* x, Py_ssize_t steps, Py_ssize_t ldx,         \
                         Py_ssize_t origin,                                    \
@@ -359,9 +365,9 @@ static inline void NAME(const T* x, Py_ssize_t steps, Py_ssize_t ldx,         \
     for (int r = 0; r < SEPCONV_DW_ROWS; ++r) { lo[r] = (VT){0}; hi[r] = (VT){0}; } \
     for (Py_ssize_t k = 0; k < taps; ++k) {                                    \
         const Py_ssize_t p0 = first_pos + k * dilation;                        \
-        VT w0, w1;                                                             \
+        VT w0, w1 = (VT){0};                                                   \
         memcpy(&w0, w + k * width, sizeof(VT));                                \
-        memcpy(&w1, w + k * width + LANES, sizeof(VT));                        \
+        if (VECS == 2) memcpy(&w1, w + k * width + LANES, sizeof(VT));         \
         const int inside = p0 >= 0 && p0 + span < steps;                       \
         _Pragma("GCC unroll 8")                                                \
         for (int r = 0; r < SEPCONV_DW_ROWS; ++r) {                            \
@@ -369,22 +375,24 @@ static inline void NAME(const T* x, Py_ssize_t steps, Py_ssize_t ldx,         \
             if (inside || (p >= 0 && p < steps)) {                             \
                 VT x0, x1;                                                     \
                 memcpy(&x0, x + (p - origin) * ldx, sizeof(VT));               \
-                memcpy(&x1, x + (p - origin) * ldx + LANES, sizeof(VT));       \
                 lo[r] += x0 * w0;                                              \
-                hi[r] += x1 * w1;                                              \
+                if (VECS == 2) {                                               \
+                    memcpy(&x1, x + (p - origin) * ldx + LANES, sizeof(VT));   \
+                    hi[r] += x1 * w1;                                          \
+                }                                                              \
             }                                                                  \
         }                                                                      \
     }                                                                          \
-    SEPCONV_DW_STORE(d, ld, lo, hi, VT, LANES);                               \
+    SEPCONV_DW_STORE_VECS(d, ld, lo, hi, VT, LANES, VECS);                    \
 }
 #else
-#define SEPCONV_DEFINE_DW_BLOCK(NAME, T, VT)                                  \
+#define SEPCONV_DEFINE_DW_BLOCK(NAME, T, VT, VECS)                            \
 static inline void NAME(const T* x, Py_ssize_t steps, Py_ssize_t ldx,         \
                         Py_ssize_t origin,                                    \
                         const T* w, Py_ssize_t width, Py_ssize_t taps,        \
                         Py_ssize_t stride, Py_ssize_t dilation,               \
                         Py_ssize_t first_pos, T* d, Py_ssize_t ld) {          \
-    const int nr = 2 * SEPCONV_VEC_BYTES / (int)sizeof(T);                     \
+    const int nr = (VECS) * SEPCONV_VEC_BYTES / (int)sizeof(T);                \
     for (int r = 0; r < SEPCONV_DW_ROWS; ++r)                                  \
         for (int j = 0; j < nr; ++j) {                                         \
             T acc = 0;                                                         \
@@ -396,8 +404,10 @@ static inline void NAME(const T* x, Py_ssize_t steps, Py_ssize_t ldx,         \
         }                                                                      \
 }
 #endif
-SEPCONV_DEFINE_DW_BLOCK(SEPCONV_F32_DWCONV, float, sepconv_vf)
-SEPCONV_DEFINE_DW_BLOCK(SEPCONV_F64_DWCONV, double, sepconv_vd)
+SEPCONV_DEFINE_DW_BLOCK(SEPCONV_F32_DWCONV, float, sepconv_vf, 2)
+SEPCONV_DEFINE_DW_BLOCK(SEPCONV_F64_DWCONV, double, sepconv_vd, 2)
+SEPCONV_DEFINE_DW_BLOCK(SEPCONV_F32_DWCONV_HALF, float, sepconv_vf, 1)
+SEPCONV_DEFINE_DW_BLOCK(SEPCONV_F64_DWCONV_HALF, double, sepconv_vd, 1)
 
 /* One register block of the channels_first depthwise loop (stride 1):
    DW_ROWS depthwise channels x 2 vectors of consecutive steps, summed over
