@@ -198,19 +198,23 @@ def test_a_worker_on_its_callers_cpu_moves_and_keeps_its_affinity():
         workers = [int(t) for t in set(os.listdir("/proc/self/task")) - before]
         os.sched_setaffinity(0, {cpu})
         moves0 = kernels.pool_counts()[3]
-        for _ in range(5000):
-            for w in workers:
-                os.sched_setaffinity(w, {cpu})
-                os.sched_setaffinity(w, full)
-            ok &= np.array_equal(prepared(x), expected)
-            if kernels.pool_counts()[3] - moves0 >= 3:
-                break
+        # Often the scheduler pulls the worker away before the next call (a
+        # few percent of tries end with it still there natively, 2 in 5000
+        # under qemu, where one takes about 20 s): try until it has had to
+        # move, for up to 150 s.
+        deadline = time.monotonic() + 150
+        while kernels.pool_counts()[3] == moves0 and time.monotonic() < deadline:
+            for _ in range(20):
+                for w in workers:
+                    os.sched_setaffinity(w, {cpu})
+                    os.sched_setaffinity(w, full)
+                ok &= np.array_equal(prepared(x), expected)
         time.sleep(0.05)   # a worker may still be moving for the last job, which it never joined
         same = all(os.sched_getaffinity(w) == full for w in workers)
         print(ok, kernels.pool_counts()[3] - moves0, same, os.sched_getaffinity(0) == {cpu})
     """)
     assert (ok, worker_masks, caller_mask) == ("True", "True", "True")
-    assert int(moves) >= 3
+    assert int(moves) >= 1
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork (POSIX)")
