@@ -452,7 +452,18 @@ cdef void _depthwise_steps_major(const floating* x, Py_ssize_t steps, Py_ssize_t
         src = stage
     # A block ending at the last channel recomputes some channels of the
     # block before it, with the same taps in the same order, so it writes the
-    # same bits there.
+    # same bits there.  The blocks after the full ones, chosen once: tail
+    # (ending at the last channel; one vector wide with tail_half) and, for
+    # 1-2 vectors of channels, head (one vector from channel 0).
+    cdef Py_ssize_t tail = -1, head = -1
+    cdef bint tail_half = rem <= lanes
+    if rem > 0 and full > 0:
+        tail = channels - (lanes if tail_half else nr)
+    elif rem >= lanes:
+        tail = channels - lanes
+        tail_half = True
+        if rem > lanes:
+            head = 0
     cdef Py_ssize_t reach = (taps - 1) * dilation - pad_left + 1
     cdef Py_ssize_t ahead
     for block in range(rows // SEPCONV_DW_ROWS):
@@ -477,22 +488,14 @@ cdef void _depthwise_steps_major(const floating* x, Py_ssize_t steps, Py_ssize_t
                 _dw_block(src + cb, steps, ldx, origin, dw + m * channels + cb, width, taps,
                           stride, dilation, first_pos, d + r * ld + m * channels + cb, ld,
                           False)
-            if rem == 0:
-                continue
-            if full > 0 and rem > lanes:
-                cb = channels - nr
-                _dw_block(src + cb, steps, ldx, origin, dw + m * channels + cb, width, taps,
-                          stride, dilation, first_pos, d + r * ld + m * channels + cb, ld,
-                          False)
-                continue
-            if channels >= lanes:
-                if full == 0 and rem > lanes:
-                    _dw_block(src, steps, ldx, origin, dw + m * channels, width, taps,
-                              stride, dilation, first_pos, d + r * ld + m * channels, ld, True)
-                cb = channels - lanes
-                _dw_block(src + cb, steps, ldx, origin, dw + m * channels + cb, width, taps,
-                          stride, dilation, first_pos, d + r * ld + m * channels + cb, ld,
-                          True)
+            if head >= 0:
+                _dw_block(src, steps, ldx, origin, dw + m * channels, width, taps,
+                          stride, dilation, first_pos, d + r * ld + m * channels, ld, True)
+            if tail >= 0:
+                _dw_block(src + tail, steps, ldx, origin, dw + m * channels + tail, width,
+                          taps, stride, dilation, first_pos, d + r * ld + m * channels + tail,
+                          ld, tail_half)
+            if tail >= 0 or rem == 0:
                 continue
             for rr in range(SEPCONV_DW_ROWS):
                 drow = d + (r + rr) * ld + m * channels
