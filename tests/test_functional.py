@@ -221,6 +221,40 @@ def test_channel_counts_around_the_depthwise_blocks(level, dtype, strides):
             assert np.array_equal(results[0], other), channels
 
 
+@pytest.mark.parametrize("channels_first", [False, True])
+def test_outputs_past_the_streamed_size_give_the_same_bits(level, channels_first):
+    # An output larger than STREAMED_OUTPUT bytes is prefetched before each
+    # storing micro-kernel call; one batch element alone is below it.  The
+    # whole batch (1 and 2 threads, out at a 64-byte boundary and 16 bytes
+    # past one) must give the bits of the elements computed one at a time,
+    # and match the reference; out starts as NaN, so every output is written.
+    kernels = functional.kernel_module()
+    dtype = np.float32
+    batch, steps, filters = 3, 700, 130
+    per_element = steps * filters * np.dtype(dtype).itemsize
+    assert per_element <= kernels.STREAMED_OUTPUT < batch * per_element
+    rng = np.random.default_rng(21)
+    x, dw, pw, b = _case(rng, batch=batch, steps=steps, channels=37, mult=1, filters=filters,
+                         taps=5, channels_first=channels_first, dtype=dtype)
+    data_format = "channels_first" if channels_first else "channels_last"
+    expected = separable_conv1d_reference(x, dw, pw, b, 1, "same", 1, data_format,
+                                          activations.relu)
+    one_at_a_time = np.concatenate([
+        separable_conv1d(x[i:i + 1], dw, pw, b, padding="same", activation="relu",
+                         data_format=data_format, num_threads=1, isa=level)
+        for i in range(batch)])
+    _assert_close(one_at_a_time, expected, dtype)
+    for offset in (0, 16):
+        raw = np.empty(one_at_a_time.nbytes + 128, np.uint8)
+        start = (-raw.ctypes.data) % 64 + offset
+        out = raw[start:start + one_at_a_time.nbytes].view(dtype).reshape(expected.shape)
+        for threads in (1, 2):
+            out[...] = np.nan
+            separable_conv1d(x, dw, pw, b, padding="same", activation="relu",
+                             data_format=data_format, out=out, num_threads=threads, isa=level)
+            assert np.array_equal(out, one_at_a_time), (offset, threads)
+
+
 @pytest.fixture
 def weights():
     rng = np.random.default_rng(5)

@@ -87,6 +87,8 @@ cdef extern from "microkernels.h":
                                Py_ssize_t last) noexcept nogil
     const char* sepconv_prefetch_ahead(const char* p, const char* end,
                                        Py_ssize_t lines) noexcept nogil
+    void sepconv_prefetch_out(const void* out, Py_ssize_t row_bytes, int rows,
+                              int nbytes) noexcept nogil
     enum: SEPCONV_MR
     enum: SEPCONV_NR_F32
     enum: SEPCONV_NR_F64
@@ -184,6 +186,9 @@ KC = SEPCONV_KC
 DW_ROWS = SEPCONV_DW_ROWS
 VEC_BYTES = SEPCONV_VEC_BYTES
 DEBUG = bool(SEPCONV_DEBUG)
+#: Outputs larger than this (bytes, one call) are prefetched line by line
+#: before each storing micro-kernel call writes them (see _forward).
+STREAMED_OUTPUT = _STREAMED_OUTPUT
 
 # Activations applied inside the epilogue; anything else is applied by the
 # Python side after the kernel.  Keras's default parameters.
@@ -523,10 +528,12 @@ cdef inline void _dw_cf_block(const floating** rows, Py_ssize_t steps, const flo
 
 # Longest zero-padded input window (steps) an edge tile of the
 # channels_first depthwise loop copies, and the largest staged channels_last
-# input tile (bytes); longer ones read the caller's array directly.
+# input tile (bytes); longer ones read the caller's array directly; and
+# the output size past which the storing micro-kernel prefetches (_forward).
 cdef enum:
     _MAX_WINDOW = 8192
     _MAX_STAGE = 1 << 20
+    _STREAMED_OUTPUT = 1 << 20
 
 
 cdef void _depthwise_channels_major(const floating* x, Py_ssize_t steps, Py_ssize_t channels,
@@ -627,7 +634,7 @@ cdef void _tile_channels_last(const floating* x, Py_ssize_t steps, Py_ssize_t ch
                               Py_ssize_t t0, Py_ssize_t tile, Py_ssize_t valid,
                               Py_ssize_t kcb, floating* y, floating* d, floating* ctile,
                               floating* stage, const char* pf,
-                              const char* pf_end) noexcept nogil:
+                              const char* pf_end, bint pf_out) noexcept nogil:
     # Blocks of MR valid steps x NR filters inside the output take their
     # last KC block through the storing micro-kernel, straight into y; the
     # edges (the last partial panel of filters, the rows past the last full
@@ -693,6 +700,9 @@ cdef void _tile_channels_last(const floating* x, Py_ssize_t steps, Py_ssize_t ch
                     # through the C tile and copying was measured slower on
                     # Zen 4 (kws_b1 +5%, audio_b1 +3%).
                     out = ytile + rb * filters + p * nr
+                    if pf_out:
+                        sepconv_prefetch_out(out, filters * sizeof(floating), SEPCONV_MR,
+                                             nr * sizeof(floating))
                     _micro_kernel_store(kc, d + rb * ld + kb, ld, 1,
                                         pw + (p * width + kb) * nr, nr,
                                         ctile + rb * filters_pad + p * nr, filters_pad,
@@ -722,7 +732,8 @@ cdef void _tile_channels_first(const floating* x, Py_ssize_t steps, Py_ssize_t c
                                Py_ssize_t stride, Py_ssize_t dilation, Py_ssize_t pad_left,
                                Py_ssize_t t0, Py_ssize_t tile, Py_ssize_t valid,
                                Py_ssize_t kcb, Py_ssize_t out_steps,
-                               floating* y, floating* d, floating* ctile) noexcept nogil:
+                               floating* y, floating* d, floating* ctile,
+                               bint pf_out) noexcept nogil:
     # As channels_last with the roles swapped: blocks of MR filters x NR
     # valid steps go straight into y (bias per row), the edges through the
     # C tile.
@@ -748,6 +759,9 @@ cdef void _tile_channels_first(const floating* x, Py_ssize_t steps, Py_ssize_t c
             for p in range(panels):
                 if last and p < full_panels and cb < full_cols:
                     out = y + p * SEPCONV_MR * out_steps + t0 + cb
+                    if pf_out:
+                        sepconv_prefetch_out(out, out_steps * sizeof(floating), SEPCONV_MR,
+                                             nr * sizeof(floating))
                     _micro_kernel_store(kc, pw + (p * width + kb) * SEPCONV_MR, 1, SEPCONV_MR,
                                         d + kb * ld + cb, ld,
                                         ctile + p * SEPCONV_MR * tile + cb, tile, kb == 0,
@@ -778,7 +792,7 @@ cdef inline void _run_item(const floating* x, Py_ssize_t x_batch, Py_ssize_t ste
                            Py_ssize_t pad_left, Py_ssize_t tile, Py_ssize_t tiles,
                            Py_ssize_t kcb, Py_ssize_t item, Py_ssize_t next_item,
                            floating* d, floating* ctile,
-                           floating* stage) noexcept nogil:
+                           floating* stage, bint pf_out) noexcept nogil:
     cdef Py_ssize_t b = item // tiles
     cdef Py_ssize_t t0 = (item % tiles) * tile
     cdef Py_ssize_t valid = out_steps - t0 if out_steps - t0 < tile else tile
@@ -795,11 +809,11 @@ cdef inline void _run_item(const floating* x, Py_ssize_t x_batch, Py_ssize_t ste
     if channels_first:
         _tile_channels_first(x + b * x_batch, steps, channels, packed, taps, mult, filters,
                              use_bias, act, stride, dilation, pad_left, t0, tile, valid,
-                             kcb, out_steps, y + b * y_batch, d, ctile)
+                             kcb, out_steps, y + b * y_batch, d, ctile, pf_out)
     else:
         _tile_channels_last(x + b * x_batch, steps, channels, packed, taps, mult, filters,
                             use_bias, act, stride, dilation, pad_left, t0, tile, valid,
-                            kcb, y + b * y_batch, d, ctile, stage, pf, pf_end)
+                            kcb, y + b * y_batch, d, ctile, stage, pf, pf_end, pf_out)
 
 
 ctypedef struct ForwardWork:
@@ -812,7 +826,7 @@ ctypedef struct ForwardWork:
     bint channels_first, use_bias
     Py_ssize_t taps, mult, filters, stride, dilation, pad_left, tile, tiles, kc
     int act
-    bint lookahead
+    bint lookahead, prefetch_out
     size_t d_bytes, c_bytes, s_bytes
 
 
@@ -838,7 +852,7 @@ cdef void _participate(ForwardWork* work, sepconv_job* job, floating* dtype_tag)
                       work.out_steps, work.channels_first, work.taps, work.mult,
                       work.filters, work.use_bias, work.act, work.stride, work.dilation,
                       work.pad_left, work.tile, work.tiles, work.kc, item, nxt,
-                      d, ctile, stage)
+                      d, ctile, stage, work.prefetch_out)
             item = nxt if work.lookahead else sepconv_job_next(job)
     free(d_raw)
     free(c_raw)
@@ -960,6 +974,14 @@ cdef int _forward(const floating* x, Py_ssize_t batch, Py_ssize_t steps,
             window = steps
         if window * _stage_stride(channels, sizeof(floating)) * sizeof(floating) <= _MAX_STAGE:
             work.s_bytes = window * _stage_stride(channels, sizeof(floating)) * sizeof(floating)
+    # An output larger than this does not stay in a core's cache from one
+    # call to the next, so each storing micro-kernel call first asks for
+    # the lines it will write.  Measured on Zen 4 (1 MiB of L2 per core),
+    # 1 thread, float32 AVX-512 (bench/ab.py): long_b1 (4 MB of output)
+    # -18%, dil4_b8 -18%, quartz_b8 -9%, c512_b4 (2 MB) -5%; AVX2 within
+    # 1% (its 6 x 1-line stores leave room in the store queue); outputs
+    # that stay in cache (kws_b1, audio_b1, c100_b4) +1-2% with it.
+    work.prefetch_out = batch * out_steps * filters * sizeof(floating) > _STREAMED_OUTPUT
     if num_threads > items:
         num_threads = <int>items
     # A participant claims its next item before it computes the current
@@ -997,7 +1019,7 @@ cdef int _forward(const floating* x, Py_ssize_t batch, Py_ssize_t steps,
                 _run_item(x, work.x_batch, steps, channels, packed, y, work.y_batch,
                           out_steps, channels_first, taps, mult, filters, use_bias, act,
                           stride, dilation, pad_left, tile, tiles, kc, item, -1, d, ctile,
-                          stage)
+                          stage, work.prefetch_out)
         free(d_raw)
         free(c_raw)
         free(s_raw)

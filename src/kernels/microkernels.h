@@ -131,6 +131,25 @@ static inline const char* sepconv_prefetch_ahead(const char* p, const char* end,
     return p;
 }
 
+/* Ask for the lines that a storing micro-kernel's ``rows`` rows of
+   ``bytes`` each (``row_bytes`` apart) will be written to, before its sum
+   starts (the caller does this when the output is too large to stay in
+   cache from one call to the next; see _forward).  Without it the MR x 2
+   vector stores at the end of the call wait for their lines from L3 or
+   memory with the store queue full. */
+static inline void sepconv_prefetch_out(const void* out, Py_ssize_t row_bytes,
+                                        int rows, int bytes) {
+#if defined(__GNUC__) || defined(__clang__)
+    const char* p = (const char*)out;
+    for (int i = 0; i < rows; ++i, p += row_bytes) {
+        for (int b = 0; b < bytes; b += 64) __builtin_prefetch(p + b, 1, 3);
+        __builtin_prefetch(p + bytes - 1, 1, 3);
+    }
+#else
+    (void)out; (void)row_bytes; (void)rows; (void)bytes;
+#endif
+}
+
 /* The micro-kernel: an MR x (2 vectors) tile of accumulators.  Written
    with GCC/Clang vector extensions, which lower to the vector width of
    the level being compiled; plain loops left the tile's fate to the
