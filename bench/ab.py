@@ -61,7 +61,7 @@ def aligned(shape, dtype, offset):
     return raw[start:start + count * np.dtype(dtype).itemsize].view(dtype).reshape(shape)
 
 
-def compare(case, other, level, threads, offset, channels_first, seconds, dtype):
+def compare(case, other, level, threads, offset, channels_first, seconds, dtype, out_offset=0):
     channels_first = channels_first or case.channels_first
     layout = "channels_first" if channels_first else "channels_last"
     layer = sepconv.SeparableConv1D(case.F, case.K, strides=case.stride,
@@ -93,7 +93,7 @@ def compare(case, other, level, threads, offset, channels_first, seconds, dtype)
     theirs.run(x, packed, first)
     bound.run(x, packed, second)
     same = np.array_equal(first, second, equal_nan=True)
-    out = aligned(bound.output_shape, dtype, 0)
+    out = aligned(bound.output_shape, dtype, out_offset)
     calls = {"old": lambda: theirs.run(x, packed, out),
              "new": lambda: bound.run(x, packed, out)}
     for call in calls.values():
@@ -122,6 +122,8 @@ def main(argv=None):
                          "process take each other's cores (measured: the old build fell "
                          "back to one thread)")
     ap.add_argument("--align", type=int, default=0, help="input offset from a 64-byte line")
+    ap.add_argument("--out-align", type=int, default=0,
+                    help="output offset from a 64-byte line (NumPy's own arrays: 16)")
     ap.add_argument("--channels-first", action="store_true")
     ap.add_argument("--dtype", default="float32", choices=("float32", "float64"))
     ap.add_argument("--seconds", type=float, default=4.0, help="per case")
@@ -134,8 +136,10 @@ def main(argv=None):
     for name in args.cases.split(","):
         case = known[name]
         old, new, same, tile = compare(case, other, args.level, args.threads, args.align,
-                                       args.channels_first, args.seconds, args.dtype)
-        print(f"{name:<13} {args.level} {args.threads}t x at {args.align} mod 64, tile {tile}: "
+                                       args.channels_first, args.seconds, args.dtype,
+                                       args.out_align)
+        print(f"{name:<13} {args.level} {args.threads}t x at {args.align} mod 64, "
+              f"out at {args.out_align}, tile {tile}: "
               f"old {old:,.1f} us, new {new:,.1f} us, new/old {new / old:.3f}"
               f"{'' if same else '  OUTPUTS DIFFER'}", flush=True)
         if not same:

@@ -221,6 +221,34 @@ def test_channel_counts_around_the_depthwise_blocks(level, dtype, strides):
             assert np.array_equal(results[0], other), channels
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_taps_around_the_depthwise_register_groups(level, dtype):
+    # With DW_TAPS (AVX-512: 4), a stride-1 depthwise block of DW_TAPS + 3
+    # taps or more holds the weights of DW_TAPS taps in registers at a time
+    # and ends with a group of 1-3.  Every tap count on both sides of those
+    # bounds, both paddings (even taps put the extra step of 'same' on the right),
+    # channels that end in a full block, a one-vector block and a plain
+    # loop; against the reference, the same bits at 1 and 3 threads, and
+    # every output written (out starts as NaN).
+    nr = functional.kernel_module().NR["float32" if dtype == np.float32 else "float64"]
+    rng = np.random.default_rng(31)
+    for taps in range(1, 15):
+        for padding in ("valid", "same"):
+            for channels in (nr, nr + nr // 2, nr + 1):
+                x, dw, pw, b = _case(rng, batch=1, steps=61, channels=channels, mult=1,
+                                     filters=3, taps=taps, dtype=dtype)
+                expected = separable_conv1d_reference(x, dw, pw, b, 1, padding, 1,
+                                                      "channels_last", activations.linear)
+                results = []
+                for threads in (1, 3):
+                    out = np.full(expected.shape, np.nan, dtype)
+                    separable_conv1d(x, dw, pw, b, padding=padding, out=out,
+                                     num_threads=threads, isa=level)
+                    results.append(out)
+                _assert_close(results[0], expected, dtype)
+                assert np.array_equal(results[0], results[1]), (taps, padding, channels)
+
+
 @pytest.mark.parametrize("channels_first", [False, True])
 def test_outputs_past_the_streamed_size_give_the_same_bits(level, channels_first):
     # An output larger than STREAMED_OUTPUT bytes is prefetched before each

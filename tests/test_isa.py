@@ -88,8 +88,8 @@ def test_dispatch_reads_the_table_for_this_machine():
         row = dispatch.describe(name)
         kernels = dispatch.load(name)
         assert kernels.__name__ == row.module
-        assert (kernels.ISA, kernels.MR, kernels.DW_ROWS, kernels.VEC_BYTES) == (
-            row.name, row.mr, row.dw_rows, row.vec_bytes)
+        assert (kernels.ISA, kernels.MR, kernels.DW_ROWS, kernels.DW_TAPS, kernels.VEC_BYTES) == (
+            row.name, row.mr, row.dw_rows, row.dw_taps, row.vec_bytes)
         assert kernels.NR == {"float32": row.nr(4), "float64": row.nr(8)}
 
 
@@ -99,6 +99,7 @@ def test_info_names_the_register_blocking():
     info = config_info()
     row = dispatch.describe(info["isa"]["selected"])
     assert info["kernel"]["MR"] == row.mr and info["kernel"]["DW_ROWS"] == row.dw_rows
+    assert info["kernel"]["DW_TAPS"] == row.dw_taps
     assert info["isa"]["description"] == row.description
     assert info["isa"]["architecture"] == dispatch.ARCHITECTURE
 

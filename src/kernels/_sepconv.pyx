@@ -96,6 +96,7 @@ cdef extern from "microkernels.h":
     enum: SEPCONV_KC
     enum: SEPCONV_VEC_BYTES
     enum: SEPCONV_DW_ROWS
+    enum: SEPCONV_DW_TAPS
     void sepconv_micro_f32 "SEPCONV_F32_GEMM" (Py_ssize_t kc, const float* a, Py_ssize_t a_row, Py_ssize_t a_col,
                            const float* b, Py_ssize_t b_row, float* c, Py_ssize_t c_row,
                            int first) noexcept nogil
@@ -184,6 +185,7 @@ MR = SEPCONV_MR
 NR = {"float32": SEPCONV_NR_F32, "float64": SEPCONV_NR_F64}
 KC = SEPCONV_KC
 DW_ROWS = SEPCONV_DW_ROWS
+DW_TAPS = SEPCONV_DW_TAPS
 VEC_BYTES = SEPCONV_VEC_BYTES
 DEBUG = bool(SEPCONV_DEBUG)
 #: Outputs larger than this (bytes, one call) are prefetched line by line

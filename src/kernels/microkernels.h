@@ -10,6 +10,8 @@
  *   SEPCONV_VEC_BYTES  vector width the vector types are declared with
  *   SEPCONV_MR         micro-kernel rows (accumulator tile MR x 2 vectors)
  *   SEPCONV_DW_ROWS    steps per depthwise register block (divides MR)
+ *   SEPCONV_DW_TAPS    taps whose weights a stride-1 depthwise block keeps in
+ *                      registers at once (0: the block reloads its inputs per tap)
  *   SEPCONV_DEBUG      1 in SEPCONV_DEBUG=1 builds: poisoned scratch
  * The source never looks at __AVX2__/__FMA__ itself: MSVC, for one, defines
  * __AVX2__ for /arch:AVX2 but never __FMA__.  A compile without these
@@ -36,6 +38,9 @@ static int omp_get_max_threads(void) { return 1; }
 #define SEPCONV_MR 6
 #define SEPCONV_DW_ROWS 2
 #endif
+#ifndef SEPCONV_DW_TAPS
+#define SEPCONV_DW_TAPS 0
+#endif
 #ifndef SEPCONV_DEBUG
 #define SEPCONV_DEBUG 0
 #endif
@@ -45,6 +50,9 @@ static int omp_get_max_threads(void) { return 1; }
 
 #if SEPCONV_MR % SEPCONV_DW_ROWS != 0
 #error "SEPCONV_DW_ROWS must divide SEPCONV_MR (see src/sepconv/_isa.py)"
+#endif
+#if SEPCONV_DW_TAPS != 0 && SEPCONV_DW_TAPS != 4
+#error "SEPCONV_DW_TAPS must be 0 or 4: the depthwise groups after the last full one are written for 4"
 #endif
 
 /* NR is two vectors wide. */
@@ -334,14 +342,86 @@ SEPCONV_DEFINE_MICRO(SEPCONV_F64_GEMM_ROW_HALF, SEPCONV_F64_GEMM_ROW_HALF_STORE,
     } while (0)
 #define SEPCONV_DW_STORE(d, ld, lo, hi, VT, LANES) SEPCONV_DW_STORE_VECS(d, ld, lo, hi, VT, LANES, 2)
 
+/* NAME##_taps (stride 1, dilation 1, every tap inside): the block's sums
+   over ``n`` taps (a constant once inlined, at most SEPCONV_DW_TAPS) from
+   tap 0 of xk and wk on.  Row r's tap t reads input row r + t, so each of
+   the DW_ROWS + n - 1 input rows is loaded once and multiplied by the
+   weights of every tap that meets it, held in registers: per tap and row,
+   (DW_ROWS + n - 1) / n loads where the per-tap loop below makes one per
+   multiply-add.  For a fixed row the taps still come in order (t = j - r
+   grows with the input row j), so every sum is the same chain of
+   multiply-adds and the same bits.  Needs 2 x DW_ROWS accumulators, 2 x n
+   weights and 2 inputs in registers: 26 of AVX-512's 32 at 8 rows and 4
+   taps.  Zen 4, 8 x 2-vector blocks on data in cache: 33 taps 80 -> 95
+   GFLOP/s, 9 taps 62 -> 68, 7 taps +0-17%, 5 taps +5%, 4 taps (one group)
+   6-9% slower; whole calls (bench/ab.py, 1 thread): quartz_b8 and
+   quartz_b1 (33 taps) -3%, long_b1 (9) -2.4%, audio_b1 (9) -1%, c100_b4
+   (7) -1%, thru_b32 and c40_b1 (5) 0 and +1%.  Used from 7 taps on. */
+#if SEPCONV_DW_TAPS
+#define SEPCONV_DEFINE_DW_TAPS(NAME, T, VT, VECS)                             \
+static inline __attribute__((always_inline)) void NAME##_taps(                \
+        const T* xk, Py_ssize_t ldx, const T* wk, Py_ssize_t width,           \
+        VT* lo, VT* hi, const int n) {                                         \
+    enum { LANES = SEPCONV_VEC_BYTES / sizeof(T) };                            \
+    VT w0[SEPCONV_DW_TAPS], w1[SEPCONV_DW_TAPS];                               \
+    _Pragma("GCC unroll 8")                                                    \
+    for (int t = 0; t < n; ++t) {                                              \
+        memcpy(&w0[t], wk + t * width, sizeof(VT));                            \
+        if (VECS == 2) memcpy(&w1[t], wk + t * width + LANES, sizeof(VT));     \
+    }                                                                          \
+    _Pragma("GCC unroll 16")                                                   \
+    for (int j = 0; j < SEPCONV_DW_ROWS + n - 1; ++j) {                        \
+        VT x0, x1 = (VT){0};                                                   \
+        memcpy(&x0, xk + j * ldx, sizeof(VT));                                 \
+        if (VECS == 2) memcpy(&x1, xk + j * ldx + LANES, sizeof(VT));          \
+        _Pragma("GCC unroll 8")                                                \
+        for (int t = n - 1; t >= 0; --t) {                                     \
+            const int r = j - t;                                               \
+            if (r >= 0 && r < SEPCONV_DW_ROWS) {                               \
+                lo[r] += x0 * w0[t];                                           \
+                if (VECS == 2) hi[r] += x1 * w1[t];                            \
+            }                                                                  \
+        }                                                                      \
+    }                                                                          \
+}                                                                              \
+static inline void NAME##_reuse(const T* x, Py_ssize_t ldx, const T* w,       \
+                                Py_ssize_t width, Py_ssize_t taps,            \
+                                T* d, Py_ssize_t ld) {                        \
+    enum { LANES = SEPCONV_VEC_BYTES / sizeof(T) };                            \
+    VT lo[SEPCONV_DW_ROWS], hi[SEPCONV_DW_ROWS];                               \
+    Py_ssize_t k = 0;                                                          \
+    _Pragma("GCC unroll 8")                                                    \
+    for (int r = 0; r < SEPCONV_DW_ROWS; ++r) { lo[r] = (VT){0}; hi[r] = (VT){0}; } \
+    for (; k + SEPCONV_DW_TAPS <= taps; k += SEPCONV_DW_TAPS)                  \
+        NAME##_taps(x + k * ldx, ldx, w + k * width, width, lo, hi, SEPCONV_DW_TAPS); \
+    switch (taps - k) {  /* the last taps, in a smaller group */               \
+    case 3: NAME##_taps(x + k * ldx, ldx, w + k * width, width, lo, hi, 3); break; \
+    case 2: NAME##_taps(x + k * ldx, ldx, w + k * width, width, lo, hi, 2); break; \
+    case 1: NAME##_taps(x + k * ldx, ldx, w + k * width, width, lo, hi, 1); break; \
+    default: break;                                                            \
+    }                                                                          \
+    SEPCONV_DW_STORE_VECS(d, ld, lo, hi, VT, LANES, VECS);                    \
+}
+#define SEPCONV_DW_REUSE(NAME, x, ldx, w, width, taps, stride, dilation, d, ld) \
+    if (stride == 1 && dilation == 1 && taps >= SEPCONV_DW_TAPS + 3) {         \
+        NAME##_reuse(x, ldx, w, width, taps, d, ld);                           \
+        return;                                                                \
+    }
+#else
+#define SEPCONV_DEFINE_DW_TAPS(NAME, T, VT, VECS)
+#define SEPCONV_DW_REUSE(NAME, x, ldx, w, width, taps, stride, dilation, d, ld)
+#endif
+
 /* NAME##_inside: every row's every tap inside the input, so no test per
    row and tap. */
 #define SEPCONV_DEFINE_DW_BLOCK(NAME, T, VT, VECS)                            \
+SEPCONV_DEFINE_DW_TAPS(NAME, T, VT, VECS)                                     \
 static inline void NAME##_inside(const T* x, Py_ssize_t ldx, const T* w,      \
                                  Py_ssize_t width, Py_ssize_t taps,           \
                                  Py_ssize_t stride, Py_ssize_t dilation,      \
                                  T* d, Py_ssize_t ld) {                       \
     enum { LANES = SEPCONV_VEC_BYTES / sizeof(T) };                            \
+    SEPCONV_DW_REUSE(NAME, x, ldx, w, width, taps, stride, dilation, d, ld)    \
     VT lo[SEPCONV_DW_ROWS], hi[SEPCONV_DW_ROWS];                               \
     _Pragma("GCC unroll 8")                                                    \
     for (int r = 0; r < SEPCONV_DW_ROWS; ++r) { lo[r] = (VT){0}; hi[r] = (VT){0}; } \

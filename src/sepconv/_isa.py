@@ -21,6 +21,11 @@ Both must fit the level's register file with room for the operands:
   slower on thru_b32); at SSE2 it measured the same as 2, which stays.
 * AVX-512: 32 registers; MR=8 uses 16 (more rows did not pay: the B loads
   are already amortised and wider tiles waste work on short sequences).
+  ``dw_taps=4``: a stride-1 depthwise block of 7 taps or more keeps the
+  weights of 4 taps in registers and loads each input row once per 4 taps
+  (16 accumulators + 8 weights + 2 inputs); see microkernels.h for the
+  measurements.  The other levels keep 0: 16 registers leave no room, and
+  aarch64's 32 would hold it but it has not been timed on an ARM core.
 * aarch64 (NEON is part of the baseline): 32 registers of 128 bits, so the
   AVX-512 shape, MR=8 with an 8-step depthwise block (16 accumulators + 2 B
   vectors + 8 A scalars: gcc 14 keeps each A in a register of its own and
@@ -46,10 +51,10 @@ class Level:
     """One build of the kernel source: where it runs and how it is compiled."""
 
     __slots__ = ("name", "arch", "module", "description", "features", "gcc_flags",
-                 "msvc_flags", "vec_bytes", "mr", "dw_rows", "probe")
+                 "msvc_flags", "vec_bytes", "mr", "dw_rows", "probe", "dw_taps")
 
     def __init__(self, name, arch, module, description, features, gcc_flags, msvc_flags,
-                 vec_bytes, mr, dw_rows, probe):
+                 vec_bytes, mr, dw_rows, probe, dw_taps=0):
         self.name = name                  # the value of SEPCONV_ISA / isa=
         self.arch = arch                  # "x86_64", "aarch64" or "generic"
         self.module = module              # the extension's import name
@@ -61,8 +66,11 @@ class Level:
         self.mr = mr
         self.dw_rows = dw_rows
         self.probe = probe                # C program that must compile and link
+        self.dw_taps = dw_taps            # taps a stride-1 depthwise block holds (0 or 4)
         if mr % dw_rows:
             raise ValueError(f"level {name}/{arch}: dw_rows={dw_rows} must divide MR={mr}")
+        if dw_taps not in (0, 4):
+            raise ValueError(f"level {name}/{arch}: dw_taps={dw_taps} must be 0 or 4")
 
     def nr(self, itemsize):
         """Micro-kernel columns (two vectors) for elements of ``itemsize`` bytes."""
@@ -71,7 +79,8 @@ class Level:
     def macros(self):
         """The C macros that tell the kernel source which level it is."""
         return [("SEPCONV_LEVEL", self.name), ("SEPCONV_VEC_BYTES", str(self.vec_bytes)),
-                ("SEPCONV_MR", str(self.mr)), ("SEPCONV_DW_ROWS", str(self.dw_rows))]
+                ("SEPCONV_MR", str(self.mr)), ("SEPCONV_DW_ROWS", str(self.dw_rows)),
+                ("SEPCONV_DW_TAPS", str(self.dw_taps))]
 
     def __repr__(self):
         return f"Level({self.name!r}, {self.arch!r}, MR={self.mr}, vec_bytes={self.vec_bytes})"
@@ -130,7 +139,7 @@ LEVELS = (
           _AVX512_FEATURES,
           ("-mavx2", "-mfma", "-mavx512f", "-mavx512cd", "-mavx512bw", "-mavx512dq",
            "-mavx512vl", "-mprefer-vector-width=512"),
-          ("/arch:AVX512", "/fp:contract"), 64, 8, 8, _AVX512_PROBE),
+          ("/arch:AVX512", "/fp:contract"), 64, 8, 8, _AVX512_PROBE, dw_taps=4),
     Level("avx2", "x86_64", "sepconv._sepconv_avx2", "AVX2 + FMA", ("AVX2", "FMA3"),
           ("-mavx2", "-mfma"), ("/arch:AVX2", "/fp:contract"), 32, 6, 6, _AVX2_PROBE),
     Level("baseline", "x86_64", "sepconv._sepconv", "x86-64 baseline (SSE2)", (),
