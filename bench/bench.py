@@ -472,8 +472,8 @@ def _stats(ns):
 
 def _pool_counts():
     """sepconv's thread-pool counters: calls shared with workers, calls run alone
-    because of a recent stall, stalls seen, workers moved off the caller's CPU
-    (all sepconv rows of a case together)."""
+    because of a recent stall, stalls seen, workers moved off the caller's CPU,
+    workers pulled onto a waiting caller's CPU (all sepconv rows of a case together)."""
     from sepconv import functional
     return functional.kernel_module().pool_counts()
 
@@ -571,7 +571,7 @@ def run_case(case, dtype, threads, peers, missing, args, busy=None):
                 return rec
             timing = ([impl.call for impl in impls],) + timing[1:]
     rec["foreign_load"] = _foreign_load(ticks, _cpu_ticks(), time.perf_counter() - t_start)
-    rec["sepconv_pool"] = dict(zip(("shared", "alone", "stalls", "moves"),
+    rec["sepconv_pool"] = dict(zip(("shared", "alone", "stalls", "moves", "pulls"),
                                    (b - a for a, b in zip(pool_before, _pool_counts()))))
     for impl, ns, cores in zip(impls, timer.samples, timer.cores()):
         rec["impls"][impl.name].update(_stats(ns), cpu_cores_used=cores)
@@ -627,7 +627,7 @@ def _worker_cases(args, threads, peers, missing, busy):
             print(f"  [{threads} thr {dtype}] {case.name:<11} {cells} µs [CPUs busy] "
                   f"({time.perf_counter() - t0:.1f} s"
                   f"{f', other load {load:.2f} CPUs' if load is not None else ''}"
-                  f"{', pool shared/alone/stalls/moves ' + '/'.join(map(str, pool.values())) if pool else ''})",
+                  f"{', pool shared/alone/stalls/moves/pulls ' + '/'.join(map(str, pool.values())) if pool else ''})",
                   file=sys.stderr, flush=True)
     blas_limit.restore_original_limits()
     if args.matmul:

@@ -143,10 +143,11 @@ def _run_isolated(code, preexec_fn=None):
 @_LINUX_AFFINITY
 def test_a_process_pinned_to_one_cpu_keeps_its_workers_there():
     # Started pinned to one CPU, every thread stays pinned there: a worker on
-    # its caller's CPU has nowhere to move, and does not try.  A busy process
+    # its caller's CPU has nowhere to move, and does not try, and a worker
+    # that stalls its caller is not pulled (it is on that CPU).  A busy process
     # makes the scheduler share that CPU between the caller and its workers.
     cpu = min(os.sched_getaffinity(0))
-    ok, grown, same, moves = _run_isolated("""
+    ok, grown, same, moves, pulls = _run_isolated("""
         import os, subprocess, sys, time
         import numpy as np
         import sepconv
@@ -166,9 +167,10 @@ def test_a_process_pinned_to_one_cpu_keeps_its_workers_there():
             busy.wait()
         time.sleep(0.05)
         masks = {frozenset(os.sched_getaffinity(int(t))) for t in os.listdir("/proc/self/task")}
-        print(ok, kernels.pool_size() >= 1, masks == {frozenset(mask)}, kernels.pool_counts()[3])
+        print(ok, kernels.pool_size() >= 1, masks == {frozenset(mask)},
+              *kernels.pool_counts()[3:])
     """, preexec_fn=lambda: os.sched_setaffinity(0, {cpu}))
-    assert (ok, grown, same, moves) == ("True", "True", "True", "0")
+    assert (ok, grown, same, moves, pulls) == ("True", "True", "True", "0", "0")
 
 
 @_LINUX_AFFINITY
@@ -217,6 +219,57 @@ def test_a_worker_on_its_callers_cpu_moves_and_keeps_its_affinity():
     assert int(moves) >= 1
 
 
+@_LINUX_AFFINITY
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2 if hasattr(os, "sched_getaffinity") else True,
+                    reason="needs two CPUs")
+def test_a_worker_that_lost_its_core_is_pulled_to_the_caller_and_keeps_its_affinity():
+    # The caller is pinned to one CPU, the worker may run on that CPU and
+    # one other, where it starts, and three busy processes pinned to that
+    # other CPU leave it a quarter of it.  The caller finishes its share
+    # first and, waiting for the worker's item, must pull the worker onto
+    # its own CPU (the pool counts the pull).  Afterwards the worker's mask
+    # must be the two CPUs again and the results must not change.
+    ok, pulls, worker_masks, caller_mask = _run_isolated("""
+        import os, subprocess, sys, time
+        import numpy as np
+        import sepconv
+        from sepconv import functional
+        kernels = functional.kernel_module()
+        kernels.threading_layer("pool")
+        full = sorted(os.sched_getaffinity(0))
+        cpu, other = full[0], full[1]
+        pair = {cpu, other}
+        layer = sepconv.SeparableConv1D(64, 9, padding="same")
+        x = np.random.default_rng(2).standard_normal((1, 4000, 64)).astype(np.float32)
+        expected = layer(x, num_threads=1)
+        before = set(os.listdir("/proc/self/task"))
+        prepared = layer.prepare(x.shape, num_threads=2)
+        ok = np.array_equal(prepared(x), expected)
+        workers = [int(t) for t in set(os.listdir("/proc/self/task")) - before]
+        os.sched_setaffinity(0, {cpu})
+        hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"],
+                                 preexec_fn=lambda: os.sched_setaffinity(0, {other}))
+                for _ in range(3)]
+        try:
+            pulls0 = kernels.pool_counts()[4]
+            deadline = time.monotonic() + 150
+            while kernels.pool_counts()[4] == pulls0 and time.monotonic() < deadline:
+                for w in workers:
+                    os.sched_setaffinity(w, {other})   # start it on the busy CPU
+                    os.sched_setaffinity(w, pair)
+                ok &= np.array_equal(prepared(x), expected)
+        finally:
+            for hog in hogs:
+                hog.kill()
+                hog.wait()
+        time.sleep(0.05)
+        same = all(os.sched_getaffinity(w) == pair for w in workers)
+        print(ok, kernels.pool_counts()[4] - pulls0, same, os.sched_getaffinity(0) == {cpu})
+    """)
+    assert (ok, worker_masks, caller_mask) == ("True", "True", "True")
+    assert int(pulls) >= 1
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork (POSIX)")
 def test_a_child_forked_before_threads_ran_starts_its_own_pool():
     code = textwrap.dedent("""
@@ -259,7 +312,7 @@ def test_pool_counts_calls_shared_with_workers(restore_threading):
     kernels.threading_layer("pool")
     layer, x = _problem(CASES[0], "float32")
     prepared = layer.prepare(x.shape, num_threads=2)
-    shared, alone, stalls, moves = kernels.pool_counts()
+    shared, alone, stalls, moves, pulls = kernels.pool_counts()
     for _ in range(5):
         prepared(x)
     after = kernels.pool_counts()
@@ -268,3 +321,5 @@ def test_pool_counts_calls_shared_with_workers(restore_threading):
     assert after[2] >= stalls
     # a worker moves at most once per shared call (off the caller's CPU, before joining)
     assert 0 <= after[3] - moves <= (after[0] - shared) * kernels.pool_size()
+    # and is pulled at most once per stalled call (onto the waiting caller's CPU)
+    assert 0 <= after[4] - pulls <= (after[2] - stalls) * kernels.pool_size()

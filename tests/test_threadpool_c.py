@@ -72,7 +72,7 @@ def test_pool_computes_every_item_exactly_once(tmp_path, sanitize):
 
 @pytest.mark.skipif(_compiler() is None or not os.path.exists(SOURCE),
                     reason="needs a C compiler and the source tree")
-def test_backoff_rule_and_move_off_the_callers_cpu(tmp_path):
+def test_backoff_rule_move_off_and_pull_onto_the_callers_cpu(tmp_path):
     binary = str(tmp_path / "pool_rules")
     build = subprocess.run(_compiler() + ["-O2", "-I", KERNELS,
                                           os.path.join(HERE, "c", "pool_rules.c"),

@@ -173,7 +173,8 @@ cdef extern from "threadpool.h":
     void sepconv_job_fail(sepconv_job* job) noexcept nogil
     int sepconv_pool_run(sepconv_job* job, int threads) noexcept nogil
     int sepconv_pool_size() noexcept nogil
-    void sepconv_pool_counts(long* shared, long* alone, long* stalls, long* moves) noexcept nogil
+    void sepconv_pool_counts(long* shared, long* alone, long* stalls, long* moves,
+                             long* pulls) noexcept nogil
 
 ctypedef fused floating:
     float
@@ -901,10 +902,10 @@ def pool_size():
 
 def pool_counts():
     """(calls shared with workers, calls run alone after a stall, stalls, workers
-    moved off the caller's CPU) so far."""
-    cdef long shared, alone, stalls, moves
-    sepconv_pool_counts(&shared, &alone, &stalls, &moves)
-    return shared, alone, stalls, moves
+    moved off the caller's CPU, workers pulled onto a waiting caller's CPU) so far."""
+    cdef long shared, alone, stalls, moves, pulls
+    sepconv_pool_counts(&shared, &alone, &stalls, &moves, &pulls)
+    return shared, alone, stalls, moves, pulls
 
 
 cdef int _forward(const floating* x, Py_ssize_t batch, Py_ssize_t steps,

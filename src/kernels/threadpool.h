@@ -37,6 +37,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #if !defined(_WIN32) && (defined(__GNUC__) || defined(__clang__))
 #define SEPCONV_POOL 1
@@ -44,10 +45,14 @@
 #include <sched.h>
 #include <time.h>
 #if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
 extern int sched_getcpu(void);   /* glibc and musl; <sched.h> has it only with _GNU_SOURCE */
 #define SEPCONV_CPU() sched_getcpu()
+#define SEPCONV_TID() ((int)syscall(SYS_gettid))
 #else
 #define SEPCONV_CPU() (-1)
+#define SEPCONV_TID() 0
 #endif
 #else
 #define SEPCONV_POOL 0
@@ -95,6 +100,19 @@ static inline void sepconv_job_fail(sepconv_job* job) {
 #define SEPCONV_POOL_SPIN 100e-6
 #define SEPCONV_POOL_MAX 1024
 
+/* One worker's record, shared with callers.  holding: the worker is running
+   a job's items (atomic); pulled: a caller has narrowed its affinity to the
+   caller's CPU and `saved` holds the mask it had (atomic; see
+   sepconv_pull_worker). */
+typedef struct {
+    int tid;          /* its kernel thread id, or 0 before it has started (atomic) */
+    int holding;
+    int pulled;
+#if defined(__linux__) && defined(_GNU_SOURCE) && defined(CPU_SET)
+    cpu_set_t saved;
+#endif
+} sepconv_worker_t;
+
 typedef struct {
     /* The hot path is lock-free: a caller publishes its job and a number of
        tickets; a worker that takes a ticket (an atomic decrement that found
@@ -119,12 +137,14 @@ typedef struct {
     int park;                   /* spinning workers should sleep at once (atomic) */
     int caller_cpu;             /* the current job's caller's CPU, or -1 (atomic) */
     long moves;                 /* workers moved off the caller's CPU (atomic) */
+    long pulls;                 /* workers pulled onto a waiting caller's CPU (atomic) */
     long calls[3];              /* calls shared, run alone after a stall, stalled (owner) */
+    sepconv_worker_t* workers[SEPCONV_POOL_MAX];   /* one per started worker (under lock) */
 } sepconv_pool_t;
 
 static sepconv_pool_t sepconv_pool = {
     PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, NULL, 0, 0, 0, 0, 0,
-    0.0, 0.0, 0.0, 0.0, 0, -1, 0, {0, 0, 0}};
+    0.0, 0.0, 0.0, 0.0, 0, -1, 0, 0, {0, 0, 0}, {NULL}};
 
 /* A worker that joined and was then descheduled still holds its item, and
    the caller must wait for it (it is writing the caller's output); a caller
@@ -200,17 +220,64 @@ static int sepconv_leave_cpu(int cpu) {
     sched_setaffinity(0, sizeof allowed, &allowed);
     return 1;
 }
+/* A worker that joined and then lost its core mid-item makes the caller
+   wait until the scheduler runs it again: with another process busy on its
+   CPU, one time slice (3-5 ms on Linux 6.x), while the caller's own CPU
+   goes idle (quartz_b1, 2 threads, every peer interleaved: p90 4.6 ms
+   against a median of 0.9 ms).  A caller that has waited well past the
+   time an item takes pulls such a worker onto its own CPU: it narrows the
+   worker's affinity to that CPU (the kernel moves a waiting thread at once)
+   and yields to it.  The mask it had (`saved`, read by the caller just
+   before) is put back when it is done with the job's items, before the
+   call returns (sepconv_worker_restore).  Returns 1 if it was pulled.
+   Not done when the worker's mask lacks the caller's CPU (the user's
+   affinity stands) or allows one CPU only. */
+static int sepconv_pull_worker(sepconv_worker_t* worker, int cpu) {
+    cpu_set_t one;
+    int tid = __atomic_load_n(&worker->tid, __ATOMIC_SEQ_CST);
+    if (tid <= 0 || cpu < 0 || cpu >= CPU_SETSIZE
+            || __atomic_load_n(&worker->pulled, __ATOMIC_SEQ_CST))
+        return 0;
+    if (sched_getaffinity(tid, sizeof worker->saved, &worker->saved) != 0
+            || !CPU_ISSET(cpu, &worker->saved) || CPU_COUNT(&worker->saved) < 2)
+        return 0;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    if (sched_setaffinity(tid, sizeof one, &one) != 0) return 0;
+    __atomic_store_n(&worker->pulled, 1, __ATOMIC_SEQ_CST);
+    return 1;
+}
+
+/* The worker's mask back as it was before a pull: run by the worker when
+   it is done with the job's items (tid 0: itself), and by the caller once
+   every worker is done, for one pulled after it had looked (the pull and
+   the worker's own check crossed).  Whichever takes the flag restores. */
+static void sepconv_worker_restore(sepconv_worker_t* worker, int tid) {
+    if (__atomic_load_n(&worker->pulled, __ATOMIC_SEQ_CST)
+            && __atomic_exchange_n(&worker->pulled, 0, __ATOMIC_SEQ_CST))
+        sched_setaffinity(tid, sizeof worker->saved, &worker->saved);
+}
 #else
 static int sepconv_leave_cpu(int cpu) {
     (void)cpu;
     return 0;
 }
+
+static int sepconv_pull_worker(sepconv_worker_t* worker, int cpu) {
+    (void)worker; (void)cpu;
+    return 0;
+}
+
+static void sepconv_worker_restore(sepconv_worker_t* worker, int tid) {
+    (void)worker; (void)tid;
+}
 #endif
 
-static void* sepconv_pool_worker(void* unused) {
+static void* sepconv_pool_worker(void* arg) {
     sepconv_pool_t* pool = &sepconv_pool;
+    sepconv_worker_t* self = (sepconv_worker_t*)arg;
     unsigned long seen = SEPCONV_LOAD(&pool->generation);
-    (void)unused;
+    SEPCONV_STORE(&self->tid, SEPCONV_TID());
     for (;;) {
         /* Wait for the next job: spin for a while, then sleep. */
         double until = sepconv_now() + SEPCONV_POOL_SPIN;
@@ -239,7 +306,10 @@ static void* sepconv_pool_worker(void* unused) {
            has counted this worker out. */
         if (__atomic_fetch_sub(&pool->tickets, 1, __ATOMIC_SEQ_CST) > 0) {
             sepconv_job* job = SEPCONV_LOAD(&pool->job);
+            SEPCONV_STORE(&self->holding, 1);
             job->run(job->context, job);
+            SEPCONV_STORE(&self->holding, 0);
+            sepconv_worker_restore(self, 0);
             __atomic_add_fetch(&job->finished, 1, __ATOMIC_SEQ_CST);  /* last touch */
         }
     }
@@ -256,8 +326,9 @@ static void sepconv_pool_after_fork_child(void) {
     pool->solo_until = pool->backoff = pool->last_stall = pool->shared_time = 0.0;
     pool->park = 0;
     pool->caller_cpu = -1;
-    pool->moves = 0;
+    pool->moves = pool->pulls = 0;
     pool->calls[0] = pool->calls[1] = pool->calls[2] = 0;
+    /* The records stay allocated and are reused by the child's new workers. */
 }
 
 /* Start workers until `count` exist; returns how many exist. */
@@ -274,10 +345,17 @@ static int sepconv_pool_grow(int count) {
         pthread_t thread;
         pthread_attr_t attr;
         int status;
+        sepconv_worker_t* worker = pool->workers[pool->started];
+        if (worker == NULL) {
+            worker = (sepconv_worker_t*)calloc(1, sizeof *worker);
+            if (worker == NULL) break;
+            pool->workers[pool->started] = worker;
+        }
+        worker->tid = worker->holding = worker->pulled = 0;
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
         pthread_attr_setstacksize(&attr, 1 << 20);  /* the kernels use little stack */
-        status = pthread_create(&thread, &attr, sepconv_pool_worker, NULL);
+        status = pthread_create(&thread, &attr, sepconv_pool_worker, worker);
         pthread_attr_destroy(&attr);
         if (status != 0) break;   /* fewer threads than asked for: still correct */
         pool->started += 1;
@@ -291,9 +369,10 @@ static int sepconv_pool_grow(int count) {
    job->failed.  Never waits for a worker that did not join. */
 static int sepconv_pool_run(sepconv_job* job, int threads) {
     sepconv_pool_t* pool = &sepconv_pool;
-    int helpers = threads - 1, expected = 0, left, joined, spin, moved;
+    int helpers = threads - 1, expected = 0, left, joined, spin, moved, i;
     long moves;
-    double start, cpu_start, own_done, own_cpu, waited;
+    double start, cpu_start, own_done, own_cpu, waited, pull_after;
+    int pulled = 0;
     job->finished = 0;
     if (helpers > job->items - 1) helpers = (int)(job->items - 1);
     if (helpers <= 0
@@ -340,11 +419,35 @@ static int sepconv_pool_run(sepconv_job* job, int threads) {
     joined = helpers - (left > 0 ? left : 0);
     waited = 0.0;
     if (SEPCONV_LOAD(&job->finished) < joined) {
+        /* A worker still holds an item.  Past twice the wall time per item
+           this call has seen (and 100 us) it has most likely lost its core:
+           pull it here (sepconv_pull_worker) and yield to it. */
+        pull_after = own_done + 100e-6 + 2.0 * (own_done - start) * (joined + 1)
+                     / (double)job->items;
         for (spin = 1; SEPCONV_LOAD(&job->finished) < joined; ++spin) {
-            if (spin > 4096) sched_yield();   /* the worker may need this core */
-            else SEPCONV_RELAX();
+            if (spin > 4096) {
+                if (pull_after > 0.0 && sepconv_now() > pull_after) {
+                    int cpu = SEPCONV_CPU();
+                    pull_after = 0.0;   /* once per call */
+                    for (i = 0; i < pool->started; ++i) {   /* any may have joined */
+                        sepconv_worker_t* worker = pool->workers[i];
+                        if (worker != NULL && SEPCONV_LOAD(&worker->holding)
+                                && sepconv_pull_worker(worker, cpu)) {
+                            __atomic_add_fetch(&pool->pulls, 1, __ATOMIC_SEQ_CST);
+                            pulled = 1;
+                        }
+                    }
+                }
+                sched_yield();   /* the worker may need this core */
+            } else {
+                SEPCONV_RELAX();
+            }
         }
         waited = sepconv_now() - own_done;
+        for (i = 0; pulled && i < pool->started; ++i)   /* every worker is done */
+            if (pool->workers[i] != NULL)
+                sepconv_worker_restore(pool->workers[i],
+                                       SEPCONV_LOAD(&pool->workers[i]->tid));
     }
     moved = SEPCONV_LOAD(&pool->moves) != moves;
     /* Back off when the threads did not each have a core and it cost more
@@ -377,12 +480,14 @@ static int sepconv_pool_run(sepconv_job* job, int threads) {
 
 /* Counters since the start (or the last fork): calls shared with workers,
    calls run alone because of a recent stall, stalls seen, workers moved off
-   the caller's CPU. */
-static void sepconv_pool_counts(long* shared, long* alone, long* stalls, long* moves) {
+   the caller's CPU, workers pulled onto a waiting caller's CPU. */
+static void sepconv_pool_counts(long* shared, long* alone, long* stalls, long* moves,
+                                long* pulls) {
     *shared = sepconv_pool.calls[0];
     *alone = sepconv_pool.calls[1];
     *stalls = sepconv_pool.calls[2];
     *moves = SEPCONV_LOAD(&sepconv_pool.moves);
+    *pulls = SEPCONV_LOAD(&sepconv_pool.pulls);
 }
 
 /* Workers alive in this module's pool (for tests and `sepconv info`). */
@@ -404,8 +509,9 @@ static int sepconv_pool_run(sepconv_job* job, int threads) {
 
 static int sepconv_pool_size(void) { return 0; }
 
-static void sepconv_pool_counts(long* shared, long* alone, long* stalls, long* moves) {
-    *shared = *alone = *stalls = *moves = 0;
+static void sepconv_pool_counts(long* shared, long* alone, long* stalls, long* moves,
+                                long* pulls) {
+    *shared = *alone = *stalls = *moves = *pulls = 0;
 }
 
 #endif /* SEPCONV_POOL */

@@ -1,9 +1,10 @@
-/* Two rules of src/kernels/threadpool.h on their own, built and run by
+/* Three rules of src/kernels/threadpool.h on their own, built and run by
  * tests/test_threadpool_c.py: the backoff after a stall
- * (sepconv_pool_next_backoff), and a worker's move off the caller's CPU
+ * (sepconv_pool_next_backoff), a worker's move off the caller's CPU
  * (sepconv_leave_cpu), which must move the thread and leave its affinity as
- * it found it.  Prints "ok" and exits 0, or names each broken expectation
- * and exits 1. */
+ * it found it, and a caller's pull of a stalled worker onto its own CPU
+ * (sepconv_pull_worker, undone by sepconv_worker_restore).  Prints "ok" and
+ * exits 0, or names each broken expectation and exits 1. */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <string.h>
@@ -60,8 +61,82 @@ static void check_leave_cpu(void) {
         failures += 1;
     }
 }
+
+/* A thread that only waits: the one to pull. */
+static sepconv_worker_t pulled_one;
+static int stop_waiting = 0;
+static void* wait_around(void* unused) {
+    (void)unused;
+    __atomic_store_n(&pulled_one.tid, SEPCONV_TID(), __ATOMIC_SEQ_CST);
+    while (!__atomic_load_n(&stop_waiting, __ATOMIC_SEQ_CST)) sched_yield();
+    return NULL;
+}
+
+static int affinity_of(int tid, cpu_set_t* mask) {
+    return sched_getaffinity(tid, sizeof *mask, mask);
+}
+
+static void check_pull(void) {
+    cpu_set_t allowed, one, got;
+    pthread_t thread;
+    int cpu, other, tid;
+    if (sched_getaffinity(0, sizeof allowed, &allowed) != 0 || CPU_COUNT(&allowed) < 2) {
+        printf("skip pull: fewer than two CPUs allowed\n");
+        return;
+    }
+    for (cpu = 0; !CPU_ISSET(cpu, &allowed); ++cpu) {}
+    for (other = cpu + 1; !CPU_ISSET(other, &allowed); ++other) {}
+    if (pthread_create(&thread, NULL, wait_around, NULL) != 0) {
+        printf("skip pull: no thread\n");
+        return;
+    }
+    while ((tid = __atomic_load_n(&pulled_one.tid, __ATOMIC_SEQ_CST)) == 0) sched_yield();
+    /* Pulled: its mask is the caller's CPU alone, and the flag is up. */
+    if (sepconv_pull_worker(&pulled_one, cpu) != 1 || affinity_of(tid, &got) != 0) {
+        printf("pull refused a thread allowed on %d CPUs\n", CPU_COUNT(&allowed));
+        failures += 1;
+    } else {
+        CPU_ZERO(&one);
+        CPU_SET(cpu, &one);
+        if (!CPU_EQUAL(&got, &one) || !__atomic_load_n(&pulled_one.pulled, __ATOMIC_SEQ_CST)) {
+            printf("pull did not narrow the mask to CPU %d\n", cpu);
+            failures += 1;
+        }
+        /* A second pull before the restore does nothing. */
+        if (sepconv_pull_worker(&pulled_one, other) != 0) {
+            printf("pull took a thread already pulled\n");
+            failures += 1;
+        }
+        /* Restored (by tid, as the caller does): the mask it had, flag down;
+           a second restore changes nothing. */
+        sepconv_worker_restore(&pulled_one, tid);
+        sepconv_worker_restore(&pulled_one, tid);
+        affinity_of(tid, &got);
+        if (!CPU_EQUAL(&got, &allowed) || __atomic_load_n(&pulled_one.pulled, __ATOMIC_SEQ_CST)) {
+            printf("restore did not put the mask back\n");
+            failures += 1;
+        }
+    }
+    /* A mask without the caller's CPU, or of one CPU, is the user's: kept. */
+    CPU_ZERO(&one);
+    CPU_SET(other, &one);
+    sched_setaffinity(tid, sizeof one, &one);
+    if (sepconv_pull_worker(&pulled_one, cpu) != 0 || sepconv_pull_worker(&pulled_one, other) != 0
+            || affinity_of(tid, &got) != 0 || !CPU_EQUAL(&got, &one)) {
+        printf("pull changed a one-CPU mask\n");
+        failures += 1;
+    }
+    if (sepconv_pull_worker(&pulled_one, -1) != 0
+            || sepconv_pull_worker(&pulled_one, CPU_SETSIZE) != 0) {
+        printf("pull accepted a CPU out of range\n");
+        failures += 1;
+    }
+    __atomic_store_n(&stop_waiting, 1, __ATOMIC_SEQ_CST);
+    pthread_join(thread, NULL);
+}
 #else
 static void check_leave_cpu(void) { printf("skip leave_cpu: not Linux\n"); }
+static void check_pull(void) { printf("skip pull: not Linux\n"); }
 #endif
 
 static void expect(const char* what, double got, double want) {
@@ -101,6 +176,7 @@ int main(void) {
         expect("one-offs", b, lo);
     }
     check_leave_cpu();
+    check_pull();
     if (failures) return 1;
     printf("ok\n");
     return 0;
