@@ -191,15 +191,16 @@ def test_channel_counts_around_the_depthwise_blocks(level, dtype, strides):
     # The channels_last depthwise loop takes blocks two vectors wide; the
     # channels after the last one take a block ending at the last channel,
     # one vector wide when they fit in one; fewer than two vectors of
-    # channels take one-vector blocks, fewer than one a plain loop.  Each
+    # channels take one-vector blocks, fewer than one but at least half of
+    # one half-vector blocks, fewer a plain loop.  Each
     # side of each bound, with 2 depthwise outputs per channel, input at a
     # 64-byte boundary and 16 bytes past one, 1 and 3 threads, every output
     # written (out starts as NaN).
     nr = functional.kernel_module().NR["float32" if dtype == np.float32 else "float64"]
     lanes = nr // 2
     rng = np.random.default_rng(12)
-    counts = (1, lanes - 1, lanes, lanes + 1, nr - 1, nr, nr + 1, nr + lanes, nr + lanes + 1,
-              2 * nr + 3)
+    counts = (1, lanes // 2 - 1, lanes // 2, lanes // 2 + 1, lanes - 1, lanes, lanes + 1,
+              nr - 1, nr, nr + 1, nr + lanes, nr + lanes + 1, 2 * nr + 3)
     for channels in sorted(set(c for c in counts if c >= 1)):
         x, dw, pw, b = _case(rng, batch=2, steps=157, channels=channels, mult=2, filters=5,
                              taps=4, dtype=dtype)

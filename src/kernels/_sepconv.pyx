@@ -120,6 +120,16 @@ cdef extern from "microkernels.h":
                               const double* w, Py_ssize_t width, Py_ssize_t taps,
                               Py_ssize_t stride, Py_ssize_t dilation, Py_ssize_t first_pos,
                               double* d, Py_ssize_t ld) noexcept nogil
+    void sepconv_dw_narrow_f32 "SEPCONV_F32_DWCONV_NARROW" (const float* x, Py_ssize_t steps,
+                              Py_ssize_t ldx, Py_ssize_t origin,
+                              const float* w, Py_ssize_t width, Py_ssize_t taps,
+                              Py_ssize_t stride, Py_ssize_t dilation, Py_ssize_t first_pos,
+                              float* d, Py_ssize_t ld) noexcept nogil
+    void sepconv_dw_narrow_f64 "SEPCONV_F64_DWCONV_NARROW" (const double* x, Py_ssize_t steps,
+                              Py_ssize_t ldx, Py_ssize_t origin,
+                              const double* w, Py_ssize_t width, Py_ssize_t taps,
+                              Py_ssize_t stride, Py_ssize_t dilation, Py_ssize_t first_pos,
+                              double* d, Py_ssize_t ld) noexcept nogil
     void sepconv_micro_store_f32 "SEPCONV_F32_GEMM_STORE" (
         Py_ssize_t kc, const float* a, Py_ssize_t a_row, Py_ssize_t a_col, const float* b,
         Py_ssize_t b_row, const float* c, Py_ssize_t c_row, int first, float* out,
@@ -396,6 +406,19 @@ cdef inline void _dw_block(const floating* x, Py_ssize_t steps, Py_ssize_t ldx,
                                  first_pos, d, ld)
 
 
+cdef inline void _dw_narrow(const floating* x, Py_ssize_t steps, Py_ssize_t ldx,
+                            Py_ssize_t origin, const floating* w, Py_ssize_t width,
+                            Py_ssize_t taps, Py_ssize_t stride, Py_ssize_t dilation,
+                            Py_ssize_t first_pos, floating* d, Py_ssize_t ld) noexcept nogil:
+    # The block half a vector of channels wide.
+    if floating is float:
+        sepconv_dw_narrow_f32(x, steps, ldx, origin, w, width, taps, stride, dilation,
+                              first_pos, d, ld)
+    else:
+        sepconv_dw_narrow_f64(x, steps, ldx, origin, w, width, taps, stride, dilation,
+                              first_pos, d, ld)
+
+
 cdef inline Py_ssize_t _stage_stride(Py_ssize_t channels, Py_ssize_t itemsize) noexcept nogil:
     # Row stride (elements) of a staged input tile: channels rounded up to
     # a whole number of 64-byte lines.
@@ -432,9 +455,11 @@ cdef void _depthwise_steps_major(const floating* x, Py_ssize_t steps, Py_ssize_t
     # the last channel, overlapping the one before: one vector wide when
     # they fit in one vector (c40_b1 at AVX-512 float32: 32 + 16 channels
     # computed, not 32 + 32), two otherwise.  Fewer than NR channels take
-    # one-vector blocks, the last ending at the last channel, and fewer than
-    # one vector a plain loop.  Either way a value is summed over the taps in
-    # order, skipping taps outside the input.
+    # one-vector blocks, the last ending at the last channel; fewer than one
+    # vector but at least half of one (and half a vector of at least two
+    # lanes) take half-vector blocks the same way (tiny_b1's 8 channels at
+    # AVX-512 float32), and fewer a plain loop.  Either way a value is summed
+    # over the taps in order, skipping taps outside the input.
     # With ``stage`` (64-byte aligned, room for the tile's input window at
     # _stage_stride), the rows the tile reads are first copied there, so
     # that every vector load is aligned: NumPy arrays are 16-byte aligned,
@@ -463,7 +488,7 @@ cdef void _depthwise_steps_major(const floating* x, Py_ssize_t steps, Py_ssize_t
     # same bits there.  The blocks after the full ones, chosen once: tail
     # (ending at the last channel; one vector wide with tail_half) and, for
     # 1-2 vectors of channels, head (one vector from channel 0).
-    cdef Py_ssize_t tail = -1, head = -1
+    cdef Py_ssize_t tail = -1, head = -1, narrow = -1
     cdef bint tail_half = rem <= lanes
     if rem > 0 and full > 0:
         tail = channels - (lanes if tail_half else nr)
@@ -472,6 +497,8 @@ cdef void _depthwise_steps_major(const floating* x, Py_ssize_t steps, Py_ssize_t
         tail_half = True
         if rem > lanes:
             head = 0
+    elif lanes >= 4 and rem >= lanes // 2:
+        narrow = channels - lanes // 2   # and one at channel 0 when narrow > 0
     cdef Py_ssize_t reach = (taps - 1) * dilation - pad_left + 1
     cdef Py_ssize_t ahead
     for block in range(rows // SEPCONV_DW_ROWS):
@@ -503,7 +530,14 @@ cdef void _depthwise_steps_major(const floating* x, Py_ssize_t steps, Py_ssize_t
                 _dw_block(src + tail, steps, ldx, origin, dw + m * channels + tail, width,
                           taps, stride, dilation, first_pos, d + r * ld + m * channels + tail,
                           ld, tail_half)
-            if tail >= 0 or rem == 0:
+            if narrow >= 0:
+                _dw_narrow(src, steps, ldx, origin, dw + m * channels, width, taps, stride,
+                           dilation, first_pos, d + r * ld + m * channels, ld)
+                if narrow > 0:
+                    _dw_narrow(src + narrow, steps, ldx, origin, dw + m * channels + narrow,
+                               width, taps, stride, dilation, first_pos,
+                               d + r * ld + m * channels + narrow, ld)
+            if tail >= 0 or narrow >= 0 or rem == 0:
                 continue
             for rr in range(SEPCONV_DW_ROWS):
                 drow = d + (r + rr) * ld + m * channels

@@ -84,6 +84,8 @@ static int omp_get_max_threads(void) { return 1; }
 #define SEPCONV_F64_DWCONV SEPCONV_PASTE(sepconv_f64_dwconv_, SEPCONV_DW_ROWS, x2v__, SEPCONV_LEVEL)
 #define SEPCONV_F32_DWCONV_HALF SEPCONV_PASTE(sepconv_f32_dwconv_, SEPCONV_DW_ROWS, x1v__, SEPCONV_LEVEL)
 #define SEPCONV_F64_DWCONV_HALF SEPCONV_PASTE(sepconv_f64_dwconv_, SEPCONV_DW_ROWS, x1v__, SEPCONV_LEVEL)
+#define SEPCONV_F32_DWCONV_NARROW SEPCONV_PASTE(sepconv_f32_dwconv_, SEPCONV_DW_ROWS, xhv__, SEPCONV_LEVEL)
+#define SEPCONV_F64_DWCONV_NARROW SEPCONV_PASTE(sepconv_f64_dwconv_, SEPCONV_DW_ROWS, xhv__, SEPCONV_LEVEL)
 #define SEPCONV_F32_DWCONV_CF SEPCONV_PASTE(sepconv_f32_dwconv_cf_, SEPCONV_DW_ROWS, x2v__, SEPCONV_LEVEL)
 #define SEPCONV_F64_DWCONV_CF SEPCONV_PASTE(sepconv_f64_dwconv_cf_, SEPCONV_DW_ROWS, x2v__, SEPCONV_LEVEL)
 
@@ -181,6 +183,8 @@ enum { SEPCONV_ACT_LINEAR = 0, SEPCONV_ACT_RELU = 1, SEPCONV_ACT_RELU6 = 2,
 #if defined(__GNUC__) || defined(__clang__)
 typedef float sepconv_vf __attribute__((vector_size(SEPCONV_VEC_BYTES)));
 typedef double sepconv_vd __attribute__((vector_size(SEPCONV_VEC_BYTES)));
+typedef float sepconv_vf_half __attribute__((vector_size(SEPCONV_VEC_BYTES / 2)));
+typedef double sepconv_vd_half __attribute__((vector_size(SEPCONV_VEC_BYTES / 2)));
 typedef int32_t sepconv_vfi __attribute__((vector_size(SEPCONV_VEC_BYTES)));
 typedef int64_t sepconv_vdi __attribute__((vector_size(SEPCONV_VEC_BYTES)));
 
@@ -484,14 +488,20 @@ static inline void NAME(const T* x, Py_ssize_t steps, Py_ssize_t ldx,         \
     }                                                                          \
     SEPCONV_DW_STORE_VECS(d, ld, lo, hi, VT, LANES, VECS);                    \
 }
+/* NARROW: one vector of half the level's width (VT_HALF). */
+#define SEPCONV_DEFINE_DW_NARROW(NAME, T, VT_HALF) SEPCONV_DEFINE_DW_BLOCK(NAME, T, VT_HALF, 1)
 #else
 #define SEPCONV_DEFINE_DW_BLOCK(NAME, T, VT, VECS)                            \
+    SEPCONV_DEFINE_DW_PLAIN(NAME, T, (VECS) * SEPCONV_VEC_BYTES / (int)sizeof(T))
+#define SEPCONV_DEFINE_DW_NARROW(NAME, T, VT_HALF)                            \
+    SEPCONV_DEFINE_DW_PLAIN(NAME, T, SEPCONV_VEC_BYTES / 2 / (int)sizeof(T))
+#define SEPCONV_DEFINE_DW_PLAIN(NAME, T, NR)                                  \
 static inline void NAME(const T* x, Py_ssize_t steps, Py_ssize_t ldx,         \
                         Py_ssize_t origin,                                    \
                         const T* w, Py_ssize_t width, Py_ssize_t taps,        \
                         Py_ssize_t stride, Py_ssize_t dilation,               \
                         Py_ssize_t first_pos, T* d, Py_ssize_t ld) {          \
-    const int nr = (VECS) * SEPCONV_VEC_BYTES / (int)sizeof(T);                \
+    const int nr = (NR);                                                       \
     for (int r = 0; r < SEPCONV_DW_ROWS; ++r)                                  \
         for (int j = 0; j < nr; ++j) {                                         \
             T acc = 0;                                                         \
@@ -507,6 +517,12 @@ SEPCONV_DEFINE_DW_BLOCK(SEPCONV_F32_DWCONV, float, sepconv_vf, 2)
 SEPCONV_DEFINE_DW_BLOCK(SEPCONV_F64_DWCONV, double, sepconv_vd, 2)
 SEPCONV_DEFINE_DW_BLOCK(SEPCONV_F32_DWCONV_HALF, float, sepconv_vf, 1)
 SEPCONV_DEFINE_DW_BLOCK(SEPCONV_F64_DWCONV_HALF, double, sepconv_vd, 1)
+/* Half a vector wide, for a layer with fewer channels than one vector
+   holds but at least half as many (tiny_b1's 8 at AVX-512 float32: one
+   8-lane block instead of the plain loop, whose sum went through memory
+   once per tap). */
+SEPCONV_DEFINE_DW_NARROW(SEPCONV_F32_DWCONV_NARROW, float, sepconv_vf_half)
+SEPCONV_DEFINE_DW_NARROW(SEPCONV_F64_DWCONV_NARROW, double, sepconv_vd_half)
 
 /* One register block of the channels_first depthwise loop (stride 1):
    DW_ROWS depthwise channels x 2 vectors of consecutive steps, summed over
