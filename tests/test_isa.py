@@ -94,12 +94,17 @@ def test_dispatch_reads_the_table_for_this_machine():
 
 
 def test_info_names_the_register_blocking():
-    from sepconv.info import config_info
+    import io
+
+    from sepconv.info import config_info, show_config
 
     info = config_info()
     row = dispatch.describe(info["isa"]["selected"])
     assert info["kernel"]["MR"] == row.mr and info["kernel"]["DW_ROWS"] == row.dw_rows
     assert info["kernel"]["DW_TAPS"] == row.dw_taps
+    text = io.StringIO()
+    show_config(file=text)   # the selected level's line
+    assert (f"{row.dw_taps} taps' weights held" in text.getvalue()) == (row.dw_taps > 0)
     assert info["isa"]["description"] == row.description
     assert info["isa"]["architecture"] == dispatch.ARCHITECTURE
 

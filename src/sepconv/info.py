@@ -85,7 +85,9 @@ def show_config(mode: str = "stdout", file: Optional[TextIO] = None) -> Optional
     kernel = info["kernel"]
     print(f"  micro-kernel  : MR={kernel['MR']}, NR={kernel['NR']}, KC={kernel['KC']} "
           f"({kernel['vector_bytes'] * 8}-bit vectors); depthwise block "
-          f"{kernel['DW_ROWS']} steps", file=out)
+          f"{kernel['DW_ROWS']} steps"
+          + (f", {kernel['DW_TAPS']} taps' weights held at stride 1 from "
+             f"{kernel['DW_TAPS'] + 3} taps" if kernel["DW_TAPS"] else ""), file=out)
     print(f"  OpenMP        : {'on' if info['openmp'] else 'off'}, "
           f"{info['threads']} thread(s) by default", file=out)
     print(f"  threading     : {info['threading']} ("
