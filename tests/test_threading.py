@@ -133,11 +133,34 @@ _LINUX_AFFINITY = pytest.mark.skipif(
     reason="needs Linux thread affinity")
 
 
-def _run_isolated(code, preexec_fn=None):
-    result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
-                            text=True, timeout=300, preexec_fn=preexec_fn)
+def _run_isolated(code, preexec_fn=None, prelude=""):
+    result = subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(code)],
+                            capture_output=True, text=True, timeout=300, preexec_fn=preexec_fn)
     assert result.returncode == 0, result.stderr
     return result.stdout.split()
+
+
+# A child's start for the affinity tests: the pool, and a 2-thread prepared
+# call with its expected output and the worker threads it started.
+_ONE_WORKER = """
+import os, subprocess, sys, time
+import numpy as np
+import sepconv
+from sepconv import functional
+kernels = functional.kernel_module()
+kernels.threading_layer("pool")
+
+
+def one_worker(filters, taps, shape, seed):
+    layer = sepconv.SeparableConv1D(filters, taps, padding="same")
+    x = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+    expected = layer(x, num_threads=1)
+    before = set(os.listdir("/proc/self/task"))
+    prepared = layer.prepare(x.shape, num_threads=2)
+    ok = np.array_equal(prepared(x), expected)
+    workers = [int(t) for t in set(os.listdir("/proc/self/task")) - before]
+    return x, expected, prepared, ok, workers
+"""
 
 
 @_LINUX_AFFINITY
@@ -183,21 +206,9 @@ def test_a_worker_on_its_callers_cpu_moves_and_keeps_its_affinity():
     # counts the move), leave its own affinity as it was (every CPU), and
     # the results must not change.
     ok, moves, worker_masks, caller_mask = _run_isolated("""
-        import os, time
-        import numpy as np
-        import sepconv
-        from sepconv import functional
-        kernels = functional.kernel_module()
-        kernels.threading_layer("pool")
         full = os.sched_getaffinity(0)
         cpu = min(full)
-        layer = sepconv.SeparableConv1D(24, 5, padding="same")
-        x = np.random.default_rng(1).standard_normal((2, 300, 16)).astype(np.float32)
-        expected = layer(x, num_threads=1)
-        before = set(os.listdir("/proc/self/task"))
-        prepared = layer.prepare(x.shape, num_threads=2)
-        ok = np.array_equal(prepared(x), expected)
-        workers = [int(t) for t in set(os.listdir("/proc/self/task")) - before]
+        x, expected, prepared, ok, workers = one_worker(24, 5, (2, 300, 16), 1)
         os.sched_setaffinity(0, {cpu})
         moves0 = kernels.pool_counts()[3]
         # Often the scheduler pulls the worker away before the next call (a
@@ -214,7 +225,7 @@ def test_a_worker_on_its_callers_cpu_moves_and_keeps_its_affinity():
         time.sleep(0.05)   # a worker may still be moving for the last job, which it never joined
         same = all(os.sched_getaffinity(w) == full for w in workers)
         print(ok, kernels.pool_counts()[3] - moves0, same, os.sched_getaffinity(0) == {cpu})
-    """)
+    """, prelude=_ONE_WORKER)
     assert (ok, worker_masks, caller_mask) == ("True", "True", "True")
     assert int(moves) >= 1
 
@@ -230,22 +241,10 @@ def test_a_worker_that_lost_its_core_is_pulled_to_the_caller_and_keeps_its_affin
     # its own CPU (the pool counts the pull).  Afterwards the worker's mask
     # must be the two CPUs again and the results must not change.
     ok, pulls, worker_masks, caller_mask = _run_isolated("""
-        import os, subprocess, sys, time
-        import numpy as np
-        import sepconv
-        from sepconv import functional
-        kernels = functional.kernel_module()
-        kernels.threading_layer("pool")
         full = sorted(os.sched_getaffinity(0))
         cpu, other = full[0], full[1]
         pair = {cpu, other}
-        layer = sepconv.SeparableConv1D(64, 9, padding="same")
-        x = np.random.default_rng(2).standard_normal((1, 4000, 64)).astype(np.float32)
-        expected = layer(x, num_threads=1)
-        before = set(os.listdir("/proc/self/task"))
-        prepared = layer.prepare(x.shape, num_threads=2)
-        ok = np.array_equal(prepared(x), expected)
-        workers = [int(t) for t in set(os.listdir("/proc/self/task")) - before]
+        x, expected, prepared, ok, workers = one_worker(64, 9, (1, 4000, 64), 2)
         os.sched_setaffinity(0, {cpu})
         hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"],
                                  preexec_fn=lambda: os.sched_setaffinity(0, {other}))
@@ -265,7 +264,7 @@ def test_a_worker_that_lost_its_core_is_pulled_to_the_caller_and_keeps_its_affin
         time.sleep(0.05)
         same = all(os.sched_getaffinity(w) == pair for w in workers)
         print(ok, kernels.pool_counts()[4] - pulls0, same, os.sched_getaffinity(0) == {cpu})
-    """)
+    """, prelude=_ONE_WORKER)
     assert (ok, worker_masks, caller_mask) == ("True", "True", "True")
     assert int(pulls) >= 1
 
