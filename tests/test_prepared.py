@@ -77,6 +77,162 @@ def test_the_layers_hot_path_equals_its_first_call():
     assert layer(x, out=out) is out and np.array_equal(out, first)
 
 
+def test_prepared_call_takes_every_argument_form_python_does():
+    # The call goes through vectorcall (pycall.h), which parses (x), (x, out)
+    # and (x, out=out) itself and hands every other form to tp_call: each
+    # form must do what a Python function `def f(x, out=None)` does.
+    import functools
+
+    layer = _layer(*CONFIGS[0])
+    x = _input(layer)
+    prepared = layer.prepare(x.shape)
+    expected = layer(x, training=True)
+    out_name = "".join(["o", "ut"])  # an equal keyword that is not the interned one
+    forms = [
+        lambda out: prepared(x, out),
+        lambda out: prepared(x, out=out),
+        lambda out: prepared(x=x, out=out),
+        lambda out: prepared(out=out, x=x),
+        lambda out: prepared(x, **{out_name: out}),
+        lambda out: prepared(*[x], **{"out": out}),
+        lambda out: type(prepared).__call__(prepared, x, out=out),
+        lambda out: functools.partial(prepared, out=out)(x),
+    ]
+    for form in forms:
+        out = np.full_like(expected, np.nan)
+        assert form(out) is out and np.array_equal(out, expected)
+    for form in (lambda: prepared(x), lambda: prepared(x=x), lambda: prepared(x, None),
+                 lambda: prepared(x, out=None)):
+        assert np.array_equal(form(), expected)
+    out = np.empty_like(expected)
+    bad = [
+        (lambda: prepared(), "0 given"),
+        (lambda: prepared(x, out, out), "3 given"),
+        (lambda: prepared(x, out, out=out), "out"),
+        (lambda: prepared(x, output=out), "output"),
+        (lambda: prepared(x, out=out, output=out), "output"),
+        (lambda: prepared(out=out), "0 given"),
+    ]
+    for call, shown in bad:
+        with pytest.raises(TypeError) as info:
+            call()
+        assert shown in str(info.value)
+
+
+def test_prepared_calls_cannot_be_subclassed():
+    # Vectorcall is set on the type itself; a subclass would not inherit it.
+    layer = _layer(*CONFIGS[0])
+    with pytest.raises(TypeError):
+        type("Sub", (type(layer.prepare((1, 16, 6))),), {})
+
+
+def test_the_layers_latest_prepared_call_takes_only_what_it_was_made_for():
+    # layer(x) tries its latest prepared call first (Prepared.try_call); any
+    # argument that is not exactly what it was made for takes the usual
+    # path, with the same errors and the same bits as a first call.
+    layer = _layer(*CONFIGS[0])
+    x = _input(layer)
+    expected = layer(x, training=True)
+    layer(x)
+    latest = layer._last
+    level = functional._LEVEL
+    assert latest is not None
+    assert np.array_equal(latest.try_call(x, None, None, level), expected)
+    assert latest.try_call(x, None, None, level + "-other") is None
+    assert latest.try_call(x, None, 10**6, level) is None
+    assert latest.try_call(x, None, 1.0, level) is None
+    assert latest.try_call(x, None, np.int64(1), level) is None
+    assert latest.try_call(x.astype(np.float64), None, None, level) is None
+    assert latest.try_call(x[:, :-1], None, None, level) is None
+    assert latest.try_call(np.asfortranarray(x), None, None, level) is None
+    assert latest.try_call(x.view(np.ndarray), None, None, level) is not None
+    sub = type("Sub", (np.ndarray,), {})
+    assert latest.try_call(x.view(sub), None, None, level) is None
+    out = np.empty_like(expected)
+    assert latest.try_call(x, out.view(sub), None, level) is None
+    assert latest.try_call(x, out[:, :-1], None, level) is None
+    assert latest.try_call(x, out.astype(np.float64), None, level) is None
+    # Through the layer: the same bits by every path, the same errors.
+    for variant in (x.astype(np.float64), x.tolist(), np.asfortranarray(x), x.view(sub)):
+        assert np.array_equal(layer(variant), expected)
+    for threads in (1, 2, 3):
+        assert np.array_equal(layer(x, num_threads=threads), expected)
+        assert layer._last.try_call(x, None, threads, level) is not None
+    for threads, error in ((0, ValueError), (10**6, ValueError), (True, TypeError),
+                           (2.0, TypeError), ("1", TypeError)):
+        with pytest.raises(error, match="num_threads"):
+            layer(x, num_threads=threads)
+    readonly = np.empty_like(expected)
+    readonly.flags.writeable = False
+    for bad, shown in ((np.empty_like(expected)[:, :-1], "shape"),
+                       (np.empty(expected.shape, np.float64), "dtype"),
+                       (readonly, "writable"), (expected.tolist(), "ndarray")):
+        with pytest.raises((ValueError, TypeError), match=shown):
+            layer(x, out=bad)
+    shared = np.empty(max(x.size, expected.size), np.float32)
+    inside = shared[:x.size].reshape(x.shape)
+    inside[...] = x
+    with pytest.raises(ValueError, match="overlap"):
+        layer(inside, out=shared[:expected.size].reshape(expected.shape))
+    assert np.array_equal(inside, x)  # refused before the kernel wrote anything
+    assert np.array_equal(layer(x, out=out), expected)
+
+
+def test_the_latest_prepared_call_follows_the_thread_count_asked_for():
+    # A one-item shape plans one thread whatever was asked; the prepared
+    # call remembers what was asked, so each thread count finds its own.
+    from threadpoolctl import threadpool_limits
+
+    layer = _layer(*CONFIGS[0])
+    x = _input(layer, batch=1, steps=8)
+    expected = layer(x, num_threads=1)
+    with threadpool_limits(limits=2, user_api="openmp"):
+        assert np.array_equal(layer(x), expected)
+        two = layer._last
+        assert two.try_call(x, None, None, functional._LEVEL) is not None
+        assert two.try_call(x, None, 2, functional._LEVEL) is not None
+        assert two.try_call(x, None, 1, functional._LEVEL) is None
+    with threadpool_limits(limits=1, user_api="openmp"):
+        assert two.try_call(x, None, None, functional._LEVEL) is None
+        assert np.array_equal(layer(x), expected)
+        assert layer._last is not two
+
+
+def test_the_latest_prepared_call_follows_the_level(monkeypatch):
+    # Tests (and the conftest level fixture) switch functional._LEVEL: the
+    # next call must use the new level's kernels, not the latest prepared
+    # call of the old one.
+    layer = _layer(*CONFIGS[0])
+    x = _input(layer)
+    expected = layer(x)
+    first = type(layer._last).__module__
+    for other in sepconv.dispatch.available_levels():
+        monkeypatch.setattr(functional, "_LEVEL", other)
+        got = layer(x)
+        assert type(layer._last).__module__ == functional.kernel_module(other).__name__
+        assert np.allclose(got, expected, rtol=1e-5, atol=1e-6)
+    assert first
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("width", [24, 32, 48, 56, 64, 72, 96])
+def test_scratch_on_the_stack_and_off_it(dtype, width):
+    # Per-thread scratch up to 8 KiB is on the thread's stack, larger is
+    # allocated: 16 steps of `width` channels and filters put the scratch on
+    # either side of that line (at AVX-512, float32 up to 64 channels and
+    # float64 up to 32 are on the stack).
+    layer = sepconv.SeparableConv1D(width, 3, padding="same", activation="relu",
+                                    dtype=dtype, bias_initializer="random_normal")
+    x = np.random.default_rng(width).standard_normal((3, 16, width)).astype(dtype)
+    got = [layer(x, num_threads=threads) for threads in (1, 2)]
+    dw, pw, b = layer.weights
+    ref = separable_conv1d_reference(x, dw, pw, b, 1, "same", 1, "channels_last",
+                                     layer.activation)
+    tol = 2e-5 if dtype == "float32" else 1e-11
+    assert np.array_equal(got[0], got[1])
+    assert np.max(np.abs(got[0] - ref)) <= tol * max(1.0, np.max(np.abs(ref)))
+
+
 def test_prepared_call_follows_set_weights():
     layer = _layer(*CONFIGS[1])
     x = _input(layer)

@@ -73,7 +73,10 @@ from libc.string cimport memcpy
 from libc.math cimport exp, expm1, tanh
 from libc.stdint cimport uintptr_t
 from libc.stddef cimport ptrdiff_t
+cimport cython
 cimport numpy as cnp
+from cpython.object cimport PyObject, PyTypeObject
+from cpython.tuple cimport PyTuple_GET_SIZE, PyTuple_GET_ITEM
 
 cnp.import_array()
 
@@ -170,6 +173,12 @@ cdef extern from "microkernels.h":
     void sepconv_micro_f64 "SEPCONV_F64_GEMM" (Py_ssize_t kc, const double* a, Py_ssize_t a_row, Py_ssize_t a_col,
                            const double* b, Py_ssize_t b_row, double* c, Py_ssize_t c_row,
                            int first) noexcept nogil
+
+cdef extern from "pycall.h":
+    ctypedef PyObject* (*sepconv_vectorcallfunc)(PyObject* callable, PyObject* const* args,
+                                                 size_t nargsf, PyObject* kwnames)
+    int sepconv_use_vectorcall(PyTypeObject* type, Py_ssize_t offset) except -1
+    Py_ssize_t PyVectorcall_NARGS(size_t nargsf)
 
 cdef extern from "threadpool.h":
     const int SEPCONV_POOL
@@ -566,11 +575,16 @@ cdef inline void _dw_cf_block(const floating** rows, Py_ssize_t steps, const flo
 # Longest zero-padded input window (steps) an edge tile of the
 # channels_first depthwise loop copies, and the largest staged channels_last
 # input tile (bytes); longer ones read the caller's array directly; and
-# the output size past which the storing micro-kernel prefetches (_forward).
+# the output size past which the storing micro-kernel prefetches (_forward);
+# scratch of at most _STACK_SCRATCH bytes per participant lives on its stack
+# (_participate; pool workers have 1 MiB stacks, OpenMP's and the caller's
+# are larger).
 cdef enum:
     _MAX_WINDOW = 8192
     _MAX_STAGE = 1 << 20
     _STREAMED_OUTPUT = 1 << 20
+    _STACK_SCRATCH = 8192
+    _HOLD_GIL_MACS = 1 << 15
 
 
 cdef void _depthwise_channels_major(const floating* x, Py_ssize_t steps, Py_ssize_t channels,
@@ -867,18 +881,39 @@ ctypedef struct ForwardWork:
     size_t d_bytes, c_bytes, s_bytes
 
 
+cdef inline size_t _lines(size_t nbytes) noexcept nogil:
+    # nbytes rounded up to whole 64-byte lines.
+    return (nbytes + 63) & ~(<size_t>63)
+
+
 cdef void _participate(ForwardWork* work, sepconv_job* job, floating* dtype_tag) noexcept nogil:
     # One participant: its own scratch, then items until none are left
     # (with work.lookahead, each claimed before the one ahead of it is
-    # computed, and its input prefetched meanwhile).
-    cdef void* d_raw = malloc(work.d_bytes + 64)
-    cdef void* c_raw = malloc(work.c_bytes + 64)
-    cdef void* s_raw = malloc(work.s_bytes + 64) if work.s_bytes else NULL
-    cdef floating* d = <floating*>sepconv_scratch(d_raw, work.d_bytes)
-    cdef floating* ctile = <floating*>sepconv_scratch(c_raw, work.c_bytes)
-    cdef floating* stage = <floating*>sepconv_scratch(s_raw, work.s_bytes)
+    # computed, and its input prefetched meanwhile).  The three scratch
+    # arrays are cut from one block, each starting on a 64-byte line; a
+    # block that fits in _STACK_SCRATCH bytes is on this thread's stack,
+    # which saves a small call (tiny_b1: 16 steps, 8 channels) the
+    # allocator's time, about 5% of it.
+    cdef char local[_STACK_SCRATCH + 64]
+    cdef size_t d_span = _lines(work.d_bytes)
+    cdef size_t c_span = _lines(work.c_bytes)
+    cdef size_t total = d_span + c_span + _lines(work.s_bytes)
+    cdef void* raw = NULL
+    cdef char* block
+    cdef floating* d = NULL
+    cdef floating* ctile = NULL
+    cdef floating* stage = NULL
     cdef ptrdiff_t item, nxt
-    if d == NULL or ctile == NULL or (work.s_bytes and stage == NULL):
+    if total <= _STACK_SCRATCH:
+        block = <char*>sepconv_scratch(local, total)
+    else:
+        raw = malloc(total + 64)
+        block = <char*>sepconv_scratch(raw, total)
+    if block != NULL:
+        d = <floating*>block
+        ctile = <floating*>(block + d_span)
+        stage = <floating*>(block + d_span + c_span) if work.s_bytes else NULL
+    if block == NULL:
         sepconv_job_fail(job)
     else:
         item = sepconv_job_next(job)
@@ -891,9 +926,7 @@ cdef void _participate(ForwardWork* work, sepconv_job* job, floating* dtype_tag)
                       work.pad_left, work.tile, work.tiles, work.kc, item, nxt,
                       d, ctile, stage, work.prefetch_out)
             item = nxt if work.lookahead else sepconv_job_next(job)
-    free(d_raw)
-    free(c_raw)
-    free(s_raw)
+    free(raw)
 
 
 cdef void _participate_f32(void* context, sepconv_job* job) noexcept nogil:
@@ -1171,6 +1204,7 @@ cdef class BoundForward:
     cdef bint use_bias
     cdef int act
     cdef Py_ssize_t taps, mult, filters, stride, dilation, pad_left
+    cdef bint release_gil
 
     def __init__(self, dtype, tuple input_shape, tuple output_shape, bint channels_first,
                  Py_ssize_t taps, Py_ssize_t mult, Py_ssize_t filters, bint use_bias,
@@ -1199,6 +1233,12 @@ cdef class BoundForward:
         self.kc = kc
         self.threads = threads
         self.packed_size = packed_size
+        # Releasing and taking back the GIL costs about 0.05 us, 5-8% of the
+        # smallest calls; a call of at most _HOLD_GIL_MACS multiply-adds (a
+        # few microseconds) keeps it, as NumPy keeps it for short loops.
+        macs = output_shape[0] * (output_shape[2] if channels_first else output_shape[1])
+        macs *= (input_shape[1] if channels_first else input_shape[2]) * mult * (taps + filters)
+        self.release_gil = macs > _HOLD_GIL_MACS
         if SEPCONV_DEBUG:
             _assert_multiple("tile", tile, (SEPCONV_NR_F32 if self.typenum == cnp.NPY_FLOAT
                                             else SEPCONV_NR_F64) if channels_first
@@ -1221,6 +1261,20 @@ cdef class BoundForward:
         return self._launch(cnp.PyArray_DATA(x), self.in_dims[1] * self.in_dims[2],
                             packed, out)
 
+    cdef int _kernel(self, const void* xp, Py_ssize_t x_batch, const void* wp, void* yp,
+                     Py_ssize_t batch, Py_ssize_t steps, Py_ssize_t channels,
+                     Py_ssize_t out_steps, int threads) noexcept nogil:
+        if self.typenum == cnp.NPY_FLOAT:
+            return _forward(<const float*>xp, batch, steps, channels, <const float*>wp,
+                            <float*>yp, out_steps, self.channels_first, self.taps, self.mult,
+                            self.filters, self.use_bias, self.act, self.stride,
+                            self.dilation, self.pad_left, self.tile, self.kc, threads,
+                            x_batch)
+        return _forward(<const double*>xp, batch, steps, channels, <const double*>wp,
+                        <double*>yp, out_steps, self.channels_first, self.taps, self.mult,
+                        self.filters, self.use_bias, self.act, self.stride, self.dilation,
+                        self.pad_left, self.tile, self.kc, threads, x_batch)
+
     cdef int _launch(self, void* xp, Py_ssize_t x_batch, cnp.ndarray packed,
                      cnp.ndarray out) except -1:
         cdef int status = 0
@@ -1235,19 +1289,13 @@ cdef class BoundForward:
             steps, channels, out_steps = self.in_dims[1], self.in_dims[2], self.out_dims[1]
         if self.out_dims[0] == 0 or self.out_dims[1] == 0 or self.out_dims[2] == 0:
             return 0
-        with nogil:
-            if self.typenum == cnp.NPY_FLOAT:
-                status = _forward(<const float*>xp, batch, steps, channels, <const float*>wp,
-                                  <float*>yp, out_steps, self.channels_first, self.taps,
-                                  self.mult, self.filters, self.use_bias, self.act,
-                                  self.stride, self.dilation, self.pad_left, self.tile,
-                                  self.kc, threads, x_batch)
-            else:
-                status = _forward(<const double*>xp, batch, steps, channels, <const double*>wp,
-                                  <double*>yp, out_steps, self.channels_first, self.taps,
-                                  self.mult, self.filters, self.use_bias, self.act,
-                                  self.stride, self.dilation, self.pad_left, self.tile,
-                                  self.kc, threads, x_batch)
+        if self.release_gil:
+            with nogil:
+                status = self._kernel(xp, x_batch, wp, yp, batch, steps, channels, out_steps,
+                                      threads)
+        else:
+            status = self._kernel(xp, x_batch, wp, yp, batch, steps, channels, out_steps,
+                                  threads)
         if status != 0:
             raise MemoryError("sepconv: could not allocate the per-thread scratch tiles")
         return 0
@@ -1336,6 +1384,7 @@ def copy_rows(buffer, Py_ssize_t row, chunk):
     return True
 
 
+@cython.final
 cdef class Prepared:
     """A layer's forward call for one input shape (``SeparableConv1D.prepare``).
 
@@ -1349,7 +1398,11 @@ cdef class Prepared:
     and returns the result: an activation the kernel does not fuse, a mixed
     policy's output cast.  ``allocate`` (or None: np.empty) makes the output
     when ``out`` is None (sepconv.arrays.empty: 64-byte aligned).
+
+    Calls go through the vectorcall protocol (pycall.h): ``prepared(x,
+    out=out)`` makes no argument tuple or keyword dict.
     """
+    cdef sepconv_vectorcallfunc vectorcall  # read by the interpreter: see pycall.h
     cdef readonly BoundForward bound
     cdef object owner
     cdef object kernels
@@ -1360,10 +1413,15 @@ cdef class Prepared:
     cdef object finish
     cdef object allocate
     cdef bint always_convert
+    cdef int asked_threads  # the plan's thread count before it was cut to its items
+
+    def __cinit__(self):
+        self.vectorcall = <sepconv_vectorcallfunc>_prepared_vectorcall
 
     def __init__(self, BoundForward bound, owner, kernels, convert, check_out, finish,
-                 bint always_convert, allocate=None):
+                 bint always_convert, allocate=None, asked_threads=None):
         self.bound = bound
+        self.asked_threads = bound.threads if asked_threads is None else asked_threads
         self.owner = owner
         self.kernels = kernels
         self.convert = convert
@@ -1387,6 +1445,37 @@ cdef class Prepared:
         return self.bound.threads
 
     def __call__(self, x, out=None):
+        return self.call(x, out)
+
+    def try_call(self, x, out, num_threads, level):
+        """``self(x, out)`` when this call takes these arguments as they are, else None.
+
+        As they are: ``x`` (and ``out``, unless None) an exact ndarray of the
+        prepared shape and layout, ``num_threads`` None (OpenMP's max threads
+        now) or an int, equal to the threads this call was made for (before
+        the plan cut them to its work items), ``level`` (the
+        instruction-set level the caller would dispatch to) this module's,
+        and the layer's dtype policy not mixed.  The layer's call
+        (``SeparableConv1D.__call__``) tries its latest prepared call first
+        and takes its usual path on None, which validates whatever was not
+        as expected.
+        """
+        cdef BoundForward bound = self.bound
+        if self.always_convert or not _has_layout(x, bound.typenum, bound.in_dims, True):
+            return None
+        if num_threads is None:
+            if omp_get_max_threads() != self.asked_threads:
+                return None
+        elif type(num_threads) is not int or num_threads != self.asked_threads:
+            return None
+        if not (level == ISA):
+            return None
+        if out is not None and not (_has_layout(out, bound.typenum, bound.out_dims, True)
+                                    and _writable_apart(<cnp.ndarray>out, <cnp.ndarray>x)):
+            return None
+        return self.call(x, out)
+
+    cdef object call(self, x, out):
         cdef BoundForward bound = self.bound
         snapshot = self.owner._weights
         if snapshot is self.snapshot:
@@ -1418,6 +1507,38 @@ cdef class Prepared:
         if self.finish is not None:
             return self.finish(out)
         return out
+
+
+cdef object _prepared_vectorcall(object callable, PyObject* const* args, size_t nargsf,
+                                 PyObject* kwnames):
+    # prepared(x), prepared(x, out) and prepared(x, out=out) without packing
+    # the arguments; anything else (x=, a wrong count) goes to tp_call, whose
+    # parser raises Python's usual TypeError.
+    cdef Py_ssize_t nargs = PyVectorcall_NARGS(nargsf)
+    cdef Py_ssize_t nkw = 0 if kwnames == NULL else PyTuple_GET_SIZE(<object>kwnames)
+    cdef Py_ssize_t i
+    if nkw == 0:
+        if nargs == 2:
+            return (<Prepared>callable).call(<object>args[0], <object>args[1])
+        if nargs == 1:
+            return (<Prepared>callable).call(<object>args[0], None)
+    elif nkw == 1 and nargs == 1:
+        name = <object>PyTuple_GET_ITEM(<object>kwnames, 0)
+        if name == "out":  # identity first: keyword names are interned
+            return (<Prepared>callable).call(<object>args[0], <object>args[1])
+    positional = tuple([<object>args[i] for i in range(nargs)])
+    keywords = {<object>PyTuple_GET_ITEM(<object>kwnames, i): <object>args[nargs + i]
+                for i in range(nkw)}
+    return Prepared.__call__(callable, *positional, **keywords)
+
+
+cdef int _use_vectorcall() except -1:
+    cdef Prepared probe = Prepared.__new__(Prepared)
+    return sepconv_use_vectorcall(<PyTypeObject*>Prepared,
+                                  <char*>&probe.vectorcall - <char*><PyObject*>probe)
+
+
+_use_vectorcall()
 
 
 # The def entry points are typed per dtype (not one fused def) so that a call

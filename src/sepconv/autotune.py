@@ -105,8 +105,7 @@ def tune(layer, input_shape, num_threads=None, *, seconds=1.0, min_gain=0.03, sa
                       out_steps, width, spec.filters, spec.kernel_size, spec.strides,
                       spec.dilation_rate, threads)
     path = tuning._record(key, chosen[0], chosen[1], gain if chosen != rule else 0.0, save)
-    layer._plans = {}
-    layer._prepared = {}
+    layer._forget_plans()
     return {
         "problem": key,
         "rule": {"tile": rule[0], "kc": rule[1], "median_us": medians[0] * 1e6},

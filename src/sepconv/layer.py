@@ -238,6 +238,7 @@ class SeparableConv1D:
         self._weights = None        # WeightSet snapshot, replaced whole on change
         self._plans = {}            # (input shape, threads, kernel module) -> Plan
         self._prepared = {}         # (input shape, threads, level) -> kernels.Prepared
+        self._last = None           # the Prepared the last call used, tried first
         self._activity_loss = None
         self._saved = None          # (x, y, threads, WeightSet) of the last training call
         self.input_channels = None
@@ -398,6 +399,13 @@ class SeparableConv1D:
         ``out`` is an optional preallocated output; ``num_threads`` defaults to
         OpenMP's max threads (threadpoolctl controls it).
         """
+        last = self._last
+        if last is not None and not training and self.activity_regularizer is None:
+            # The hot path: the last call's prepared call, if it takes these
+            # arguments as they are (Prepared.try_call checks, in C).
+            y = last.try_call(inputs, out, num_threads, functional._LEVEL)
+            if y is not None:
+                return y
         if num_threads is None:
             threads = _max_threads()
             if threads > functional.MAX_THREADS:
@@ -408,9 +416,10 @@ class SeparableConv1D:
             threads = functional.check_num_threads(num_threads, None)
         level = functional._LEVEL
         if type(inputs) is np.ndarray and not training and self.activity_regularizer is None:
-            # The hot path: a prepared call made by an earlier call of this shape.
+            # A prepared call made by an earlier call of this shape.
             prepared = self._prepared.get((inputs.shape, threads, level))
             if prepared is not None:
+                self._last = prepared
                 return prepared(inputs, out)
         dtype = self._np_dtype
         weights = self._weights  # one snapshot for the whole call
@@ -444,7 +453,7 @@ class SeparableConv1D:
         if plan is None:
             plan = self._plan(x.shape, threads, kernels)
         if type(inputs) is np.ndarray and inputs.shape == x.shape:
-            self._remember(key, self._prepare_plan(plan, kernels))
+            self._remember(key, self._prepare_plan(plan, kernels, key[1]))
         shape, forward, post_activation, _, _, _ = plan
         if out is None:
             out = arrays.empty(shape, dtype)
@@ -522,7 +531,7 @@ class SeparableConv1D:
             self.build(shape)
         kernels = functional.kernel_module()
         threads = functional.check_num_threads(num_threads, kernels)
-        return self._prepare_plan(self._plan(shape, threads, kernels), kernels)
+        return self._prepare_plan(self._plan(shape, threads, kernels), kernels, threads)
 
     def stream(self, batch_size: int = 1, num_threads: Optional[int] = None,
                steps: Optional[int] = None) -> Any:
@@ -565,8 +574,10 @@ class SeparableConv1D:
         return Stream(self, self._spec, self.input_channels, self._mixed, self.name,
                       batch_size, num_threads, steps)
 
-    def _prepare_plan(self, plan, kernels):
-        """A kernels.Prepared for ``plan``: the layer's conversions as its slow paths."""
+    def _prepare_plan(self, plan, kernels, threads):
+        """A kernels.Prepared for ``plan`` (made for ``threads`` threads, which
+        the plan may have cut to its work items): the layer's conversions as
+        its slow paths."""
         bound = plan.forward
         shape, out_shape, dtype = bound.input_shape, plan.output_shape, self._np_dtype
         mixed, post_activation = self._mixed, plan.post_activation
@@ -594,12 +605,19 @@ class SeparableConv1D:
             nbytes *= size
         allocate = arrays.empty if nbytes >= arrays.ALIGNED_FROM else None
         return kernels.Prepared(bound, self, kernels, convert, check_out, finish,
-                                mixed is not None, allocate)
+                                mixed is not None, allocate, threads)
+
+    def _forget_plans(self):
+        """Drop every cached plan and prepared call (a new blocking was recorded)."""
+        self._plans = {}
+        self._prepared = {}
+        self._last = None
 
     def _remember(self, key, prepared):
         if len(self._prepared) > 64:
             self._prepared = {}
         self._prepared[key] = prepared
+        self._last = prepared
 
     def backward(self, dy: ArrayLike, include_regularization: bool = True,
                  num_threads: Optional[int] = None
@@ -692,9 +710,11 @@ class SeparableConv1D:
         state = dict(self.__dict__)
         state["_plans"] = {}
         state["_prepared"] = {}
+        state["_last"] = None
         return state
 
     def __setstate__(self, state):
+        state.setdefault("_last", None)  # pickles made before the field existed
         self.__dict__.update(state)
 
     # ------------------------------------------------------------------- config
