@@ -5,7 +5,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sepconv import activations, functional
+from sepconv import activations, dispatch, functional
 from sepconv.functional import separable_conv1d
 
 from reference import separable_conv1d_reference
@@ -183,6 +183,39 @@ def test_filter_counts_around_the_half_width_panel(level, dtype, activation):
             results.append(out)
         _assert_close(results[0], expected, dtype)
         assert np.array_equal(results[0], results[1]), filters
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("channels_first", [False, True])
+def test_a_narrow_last_panel_gives_the_bits_of_a_full_one(level, dtype, channels_first):
+    # The last, partial panel of filters runs only as wide as it needs: a
+    # quarter, a half or three quarters of NR where the level has quarter
+    # kernels (AVX-512), a half or all of it elsewhere.  Each filter's sum is
+    # the same chain whatever the width, so F filters give exactly the
+    # first F outputs of the same layer with the filters padded to whole
+    # panels (which runs full-width kernels only); every quarter bound, and
+    # the rows of a tile's last partial block (203 steps).
+    kernels = functional.kernel_module()
+    nr = kernels.NR["float32" if dtype == np.float32 else "float64"]
+    quarter = nr // 4
+    rng = np.random.default_rng(12)
+    fmt = "channels_first" if channels_first else "channels_last"
+    for tail in sorted({1, quarter - 1, quarter, quarter + 1, 2 * quarter, 2 * quarter + 1,
+                        3 * quarter - 1, 3 * quarter, 3 * quarter + 1, nr - 1} - {0}):
+        filters = nr + tail
+        x, dw, pw, b = _case(rng, batch=2, steps=203, channels=5, mult=2, filters=2 * nr,
+                             taps=3, dtype=dtype)
+        if channels_first:
+            x = np.ascontiguousarray(x.transpose(0, 2, 1))
+        padded = separable_conv1d(x, dw, pw, b, padding="same", activation="relu",
+                                  data_format=fmt, num_threads=1, isa=level)
+        for threads in (1, 2):
+            out = separable_conv1d(x, dw, pw[..., :filters], b[:filters], padding="same",
+                                   activation="relu", data_format=fmt, num_threads=threads,
+                                   isa=level)
+            part = padded[:, :filters] if channels_first else padded[..., :filters]
+            assert np.array_equal(out, part), (tail, threads)
+    assert kernels.GEMM_QUARTERS == dispatch.describe(level).gemm_quarters
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -88,8 +88,9 @@ def test_dispatch_reads_the_table_for_this_machine():
         row = dispatch.describe(name)
         kernels = dispatch.load(name)
         assert kernels.__name__ == row.module
-        assert (kernels.ISA, kernels.MR, kernels.DW_ROWS, kernels.DW_TAPS, kernels.VEC_BYTES) == (
-            row.name, row.mr, row.dw_rows, row.dw_taps, row.vec_bytes)
+        assert (kernels.ISA, kernels.MR, kernels.DW_ROWS, kernels.DW_TAPS, kernels.VEC_BYTES,
+                kernels.GEMM_QUARTERS) == (row.name, row.mr, row.dw_rows, row.dw_taps,
+                                           row.vec_bytes, row.gemm_quarters)
         assert kernels.NR == {"float32": row.nr(4), "float64": row.nr(8)}
 
 
@@ -105,6 +106,8 @@ def test_info_names_the_register_blocking():
     text = io.StringIO()
     show_config(file=text)   # the selected level's line
     assert (f"{row.dw_taps} taps' weights held" in text.getvalue()) == (row.dw_taps > 0)
+    assert info["kernel"]["GEMM_QUARTERS"] == row.gemm_quarters
+    assert ("panel in quarters" in text.getvalue()) == row.gemm_quarters
     assert info["isa"]["description"] == row.description
     assert info["isa"]["architecture"] == dispatch.ARCHITECTURE
 

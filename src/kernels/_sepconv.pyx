@@ -100,6 +100,7 @@ cdef extern from "microkernels.h":
     enum: SEPCONV_VEC_BYTES
     enum: SEPCONV_DW_ROWS
     enum: SEPCONV_DW_TAPS
+    enum: SEPCONV_GEMM_QUARTERS
     void sepconv_micro_f32 "SEPCONV_F32_GEMM" (Py_ssize_t kc, const float* a, Py_ssize_t a_row, Py_ssize_t a_col,
                            const float* b, Py_ssize_t b_row, float* c, Py_ssize_t c_row,
                            int first) noexcept nogil
@@ -157,7 +158,8 @@ cdef extern from "microkernels.h":
         Py_ssize_t kc, const double* a, Py_ssize_t a_row, Py_ssize_t a_col, const double* b,
         Py_ssize_t b_row, const double* c, Py_ssize_t c_row, int first, double* out,
         Py_ssize_t out_row, const double* bias, int bias_mode, int act) noexcept nogil
-    # One vector wide (microkernels.h), accumulating as SEPCONV_*_GEMM does.
+    # One vector wide (microkernels.h), accumulating as SEPCONV_*_GEMM does;
+    # 3q: one and a half vectors, q: half a vector (gemm_quarters levels).
     void sepconv_micro_half_f32 "SEPCONV_F32_GEMM_HALF" (
         Py_ssize_t kc, const float* a, Py_ssize_t a_row, Py_ssize_t a_col, const float* b,
         Py_ssize_t b_row, float* c, Py_ssize_t c_row, int first) noexcept nogil
@@ -168,6 +170,30 @@ cdef extern from "microkernels.h":
         Py_ssize_t kc, const float* a, Py_ssize_t a_row, Py_ssize_t a_col, const float* b,
         Py_ssize_t b_row, float* c, Py_ssize_t c_row, int first) noexcept nogil
     void sepconv_micro_row_half_f64 "SEPCONV_F64_GEMM_ROW_HALF" (
+        Py_ssize_t kc, const double* a, Py_ssize_t a_row, Py_ssize_t a_col, const double* b,
+        Py_ssize_t b_row, double* c, Py_ssize_t c_row, int first) noexcept nogil
+    void sepconv_micro_3q_f32 "SEPCONV_F32_GEMM_3Q" (
+        Py_ssize_t kc, const float* a, Py_ssize_t a_row, Py_ssize_t a_col, const float* b,
+        Py_ssize_t b_row, float* c, Py_ssize_t c_row, int first) noexcept nogil
+    void sepconv_micro_3q_f64 "SEPCONV_F64_GEMM_3Q" (
+        Py_ssize_t kc, const double* a, Py_ssize_t a_row, Py_ssize_t a_col, const double* b,
+        Py_ssize_t b_row, double* c, Py_ssize_t c_row, int first) noexcept nogil
+    void sepconv_micro_row_3q_f32 "SEPCONV_F32_GEMM_ROW_3Q" (
+        Py_ssize_t kc, const float* a, Py_ssize_t a_row, Py_ssize_t a_col, const float* b,
+        Py_ssize_t b_row, float* c, Py_ssize_t c_row, int first) noexcept nogil
+    void sepconv_micro_row_3q_f64 "SEPCONV_F64_GEMM_ROW_3Q" (
+        Py_ssize_t kc, const double* a, Py_ssize_t a_row, Py_ssize_t a_col, const double* b,
+        Py_ssize_t b_row, double* c, Py_ssize_t c_row, int first) noexcept nogil
+    void sepconv_micro_q_f32 "SEPCONV_F32_GEMM_Q" (
+        Py_ssize_t kc, const float* a, Py_ssize_t a_row, Py_ssize_t a_col, const float* b,
+        Py_ssize_t b_row, float* c, Py_ssize_t c_row, int first) noexcept nogil
+    void sepconv_micro_q_f64 "SEPCONV_F64_GEMM_Q" (
+        Py_ssize_t kc, const double* a, Py_ssize_t a_row, Py_ssize_t a_col, const double* b,
+        Py_ssize_t b_row, double* c, Py_ssize_t c_row, int first) noexcept nogil
+    void sepconv_micro_row_q_f32 "SEPCONV_F32_GEMM_ROW_Q" (
+        Py_ssize_t kc, const float* a, Py_ssize_t a_row, Py_ssize_t a_col, const float* b,
+        Py_ssize_t b_row, float* c, Py_ssize_t c_row, int first) noexcept nogil
+    void sepconv_micro_row_q_f64 "SEPCONV_F64_GEMM_ROW_Q" (
         Py_ssize_t kc, const double* a, Py_ssize_t a_row, Py_ssize_t a_col, const double* b,
         Py_ssize_t b_row, double* c, Py_ssize_t c_row, int first) noexcept nogil
     void sepconv_micro_f64 "SEPCONV_F64_GEMM" (Py_ssize_t kc, const double* a, Py_ssize_t a_row, Py_ssize_t a_col,
@@ -206,6 +232,7 @@ NR = {"float32": SEPCONV_NR_F32, "float64": SEPCONV_NR_F64}
 KC = SEPCONV_KC
 DW_ROWS = SEPCONV_DW_ROWS
 DW_TAPS = SEPCONV_DW_TAPS
+GEMM_QUARTERS = bool(SEPCONV_GEMM_QUARTERS)
 VEC_BYTES = SEPCONV_VEC_BYTES
 DEBUG = bool(SEPCONV_DEBUG)
 #: Outputs larger than this (bytes, one call) are prefetched line by line
@@ -369,6 +396,57 @@ cdef inline void _micro_row_half(Py_ssize_t kc, const floating* a, const floatin
         sepconv_micro_row_half_f32(kc, a, 0, 1, b, b_row, c, 0, first)
     else:
         sepconv_micro_row_half_f64(kc, a, 0, 1, b, b_row, c, 0, first)
+
+
+cdef inline void _micro_kernel_tail(int quarters, Py_ssize_t kc, const floating* a,
+                                    Py_ssize_t a_row, const floating* b, Py_ssize_t b_row,
+                                    floating* c, Py_ssize_t c_row, bint first) noexcept nogil:
+    # The last, partial panel of filters into C, ``quarters`` quarters of NR
+    # wide (1, 2 or 3; 4 is _micro_kernel): the first columns of the packed
+    # panel, whose rows stay b_row = NR apart.
+    if quarters == 2:
+        _micro_kernel_half(kc, a, a_row, b, b_row, c, c_row, first)
+    elif floating is float:
+        if quarters == 3:
+            sepconv_micro_3q_f32(kc, a, a_row, 1, b, b_row, c, c_row, first)
+        else:
+            sepconv_micro_q_f32(kc, a, a_row, 1, b, b_row, c, c_row, first)
+    else:
+        if quarters == 3:
+            sepconv_micro_3q_f64(kc, a, a_row, 1, b, b_row, c, c_row, first)
+        else:
+            sepconv_micro_q_f64(kc, a, a_row, 1, b, b_row, c, c_row, first)
+
+
+cdef inline void _micro_row_tail(int quarters, Py_ssize_t kc, const floating* a,
+                                 const floating* b, Py_ssize_t b_row, floating* c,
+                                 bint first) noexcept nogil:
+    # One row of _micro_kernel_tail.
+    if quarters == 2:
+        _micro_row_half(kc, a, b, b_row, c, first)
+    elif floating is float:
+        if quarters == 3:
+            sepconv_micro_row_3q_f32(kc, a, 0, 1, b, b_row, c, 0, first)
+        else:
+            sepconv_micro_row_q_f32(kc, a, 0, 1, b, b_row, c, 0, first)
+    else:
+        if quarters == 3:
+            sepconv_micro_row_3q_f64(kc, a, 0, 1, b, b_row, c, 0, first)
+        else:
+            sepconv_micro_row_q_f64(kc, a, 0, 1, b, b_row, c, 0, first)
+
+
+cdef inline int _tail_quarters(Py_ssize_t filters, Py_ssize_t nr) noexcept nogil:
+    # Quarters of NR the last panel of filters needs (1-4): the level's
+    # narrowest kernel that covers it (halves only without gemm_quarters),
+    # 4 when the panel is full or wider than three quarters.
+    cdef Py_ssize_t tail = filters % nr
+    cdef Py_ssize_t quarter = nr // 4
+    if tail == 0:
+        return 4
+    if SEPCONV_GEMM_QUARTERS:
+        return <int>((tail + quarter - 1) // quarter)
+    return 2 if tail <= 2 * quarter else 4
 
 
 # --------------------------------------------------------------------------
@@ -703,9 +781,9 @@ cdef void _tile_channels_last(const floating* x, Py_ssize_t steps, Py_ssize_t ch
     cdef floating* out
     cdef floating* ytile = y + t0 * filters
     cdef bint last
-    # The last panel one vector wide when it is at most half full.
-    cdef bint half_tail = filters - full_panels * nr <= nr // 2
-    cdef bint half
+    # The last panel only as wide as it needs (_tail_quarters).
+    cdef int tail_quarters = _tail_quarters(filters, nr)
+    cdef bint narrow
     cdef Py_ssize_t pf_lines = 0
     if pf != NULL and full_rows > 0:
         # [pf, pf_end): the next item's input, a share of it prefetched
@@ -719,7 +797,7 @@ cdef void _tile_channels_last(const floating* x, Py_ssize_t steps, Py_ssize_t ch
         kc = width - kb if width - kb < kcb else kcb
         last = kb + kc == width
         for p in range(panels):
-            half = p == full_panels and half_tail
+            narrow = p == full_panels and tail_quarters < 4
             for r in range(tile // SEPCONV_MR):
                 rb = r * SEPCONV_MR
                 if rb >= valid:
@@ -736,9 +814,10 @@ cdef void _tile_channels_last(const floating* x, Py_ssize_t steps, Py_ssize_t ch
                                              out, bias + p * nr, 1 if use_bias else 0, act)
                             if act > ACT_LEAKY_RELU:
                                 _activate(out, nr, act)
-                        elif half:
-                            _micro_row_half(kc, d + i * ld + kb, pw + (p * width + kb) * nr,
-                                            nr, ctile + i * filters_pad + p * nr, kb == 0)
+                        elif narrow:
+                            _micro_row_tail(tail_quarters, kc, d + i * ld + kb,
+                                            pw + (p * width + kb) * nr, nr,
+                                            ctile + i * filters_pad + p * nr, kb == 0)
                         else:
                             out = ctile + i * filters_pad + p * nr
                             _micro_row_store(kc, d + i * ld + kb, pw + (p * width + kb) * nr,
@@ -762,9 +841,10 @@ cdef void _tile_channels_last(const floating* x, Py_ssize_t steps, Py_ssize_t ch
                     if act > ACT_LEAKY_RELU:
                         for i in range(SEPCONV_MR):
                             _activate(out + i * filters, nr, act)
-                elif half:
-                    _micro_kernel_half(kc, d + rb * ld + kb, ld, pw + (p * width + kb) * nr,
-                                       nr, ctile + rb * filters_pad + p * nr, filters_pad,
+                elif narrow:
+                    _micro_kernel_tail(tail_quarters, kc, d + rb * ld + kb, ld,
+                                       pw + (p * width + kb) * nr, nr,
+                                       ctile + rb * filters_pad + p * nr, filters_pad,
                                        kb == 0)
                 else:
                     _micro_kernel(kc, d + rb * ld + kb, ld, 1,

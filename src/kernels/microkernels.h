@@ -12,6 +12,8 @@
  *   SEPCONV_DW_ROWS    steps per depthwise register block (divides MR)
  *   SEPCONV_DW_TAPS    taps whose weights a stride-1 depthwise block keeps in
  *                      registers at once (0: the block reloads its inputs per tap)
+ *   SEPCONV_GEMM_QUARTERS  1: a last partial panel of filters is computed in
+ *                      quarters of NR (half vectors), 0: in halves
  *   SEPCONV_DEBUG      1 in SEPCONV_DEBUG=1 builds: poisoned scratch
  * The source never looks at __AVX2__/__FMA__ itself: MSVC, for one, defines
  * __AVX2__ for /arch:AVX2 but never __FMA__.  A compile without these
@@ -40,6 +42,9 @@ static int omp_get_max_threads(void) { return 1; }
 #endif
 #ifndef SEPCONV_DW_TAPS
 #define SEPCONV_DW_TAPS 0
+#endif
+#ifndef SEPCONV_GEMM_QUARTERS
+#define SEPCONV_GEMM_QUARTERS 0
 #endif
 #ifndef SEPCONV_DEBUG
 #define SEPCONV_DEBUG 0
@@ -78,6 +83,22 @@ static int omp_get_max_threads(void) { return 1; }
 #define SEPCONV_F64_GEMM_HALF_STORE SEPCONV_PASTE(sepconv_f64_gemm_, SEPCONV_MR, x1v_minmax__, SEPCONV_LEVEL)
 #define SEPCONV_F32_GEMM_ROW_HALF_STORE SEPCONV_PASTE(sepconv_f32_gemm_, 1, x1v_minmax__, SEPCONV_LEVEL)
 #define SEPCONV_F64_GEMM_ROW_HALF_STORE SEPCONV_PASTE(sepconv_f64_gemm_, 1, x1v_minmax__, SEPCONV_LEVEL)
+#define SEPCONV_F32_GEMM_3Q SEPCONV_PASTE(sepconv_f32_gemm_, SEPCONV_MR, x1hv__, SEPCONV_LEVEL)
+#define SEPCONV_F64_GEMM_3Q SEPCONV_PASTE(sepconv_f64_gemm_, SEPCONV_MR, x1hv__, SEPCONV_LEVEL)
+#define SEPCONV_F32_GEMM_ROW_3Q SEPCONV_PASTE(sepconv_f32_gemm_, 1, x1hv__, SEPCONV_LEVEL)
+#define SEPCONV_F64_GEMM_ROW_3Q SEPCONV_PASTE(sepconv_f64_gemm_, 1, x1hv__, SEPCONV_LEVEL)
+#define SEPCONV_F32_GEMM_Q SEPCONV_PASTE(sepconv_f32_gemm_, SEPCONV_MR, xhv__, SEPCONV_LEVEL)
+#define SEPCONV_F64_GEMM_Q SEPCONV_PASTE(sepconv_f64_gemm_, SEPCONV_MR, xhv__, SEPCONV_LEVEL)
+#define SEPCONV_F32_GEMM_ROW_Q SEPCONV_PASTE(sepconv_f32_gemm_, 1, xhv__, SEPCONV_LEVEL)
+#define SEPCONV_F64_GEMM_ROW_Q SEPCONV_PASTE(sepconv_f64_gemm_, 1, xhv__, SEPCONV_LEVEL)
+#define SEPCONV_F32_GEMM_3Q_STORE SEPCONV_PASTE(sepconv_f32_gemm_, SEPCONV_MR, x1hv_minmax__, SEPCONV_LEVEL)
+#define SEPCONV_F64_GEMM_3Q_STORE SEPCONV_PASTE(sepconv_f64_gemm_, SEPCONV_MR, x1hv_minmax__, SEPCONV_LEVEL)
+#define SEPCONV_F32_GEMM_ROW_3Q_STORE SEPCONV_PASTE(sepconv_f32_gemm_, 1, x1hv_minmax__, SEPCONV_LEVEL)
+#define SEPCONV_F64_GEMM_ROW_3Q_STORE SEPCONV_PASTE(sepconv_f64_gemm_, 1, x1hv_minmax__, SEPCONV_LEVEL)
+#define SEPCONV_F32_GEMM_Q_STORE SEPCONV_PASTE(sepconv_f32_gemm_, SEPCONV_MR, xhv_minmax__, SEPCONV_LEVEL)
+#define SEPCONV_F64_GEMM_Q_STORE SEPCONV_PASTE(sepconv_f64_gemm_, SEPCONV_MR, xhv_minmax__, SEPCONV_LEVEL)
+#define SEPCONV_F32_GEMM_ROW_Q_STORE SEPCONV_PASTE(sepconv_f32_gemm_, 1, xhv_minmax__, SEPCONV_LEVEL)
+#define SEPCONV_F64_GEMM_ROW_Q_STORE SEPCONV_PASTE(sepconv_f64_gemm_, 1, xhv_minmax__, SEPCONV_LEVEL)
 #define SEPCONV_F32_GEMM_STORE SEPCONV_PASTE(sepconv_f32_gemm_, SEPCONV_MR, x2v_minmax__, SEPCONV_LEVEL)
 #define SEPCONV_F64_GEMM_STORE SEPCONV_PASTE(sepconv_f64_gemm_, SEPCONV_MR, x2v_minmax__, SEPCONV_LEVEL)
 #define SEPCONV_F32_DWCONV SEPCONV_PASTE(sepconv_f32_dwconv_, SEPCONV_DW_ROWS, x2v__, SEPCONV_LEVEL)
@@ -187,6 +208,8 @@ typedef float sepconv_vf_half __attribute__((vector_size(SEPCONV_VEC_BYTES / 2))
 typedef double sepconv_vd_half __attribute__((vector_size(SEPCONV_VEC_BYTES / 2)));
 typedef int32_t sepconv_vfi __attribute__((vector_size(SEPCONV_VEC_BYTES)));
 typedef int64_t sepconv_vdi __attribute__((vector_size(SEPCONV_VEC_BYTES)));
+typedef int32_t sepconv_vfi_half __attribute__((vector_size(SEPCONV_VEC_BYTES / 2)));
+typedef int64_t sepconv_vdi_half __attribute__((vector_size(SEPCONV_VEC_BYTES / 2)));
 
 /* act(v) on a vector, lane by lane as the scalar epilogue does it.  GCC's C
    front end has no vector ?:, so selects are masks. */
@@ -210,40 +233,47 @@ static inline VT NAME(VT v, int act) {                                       \
 }
 SEPCONV_DEFINE_ACT(sepconv_act_vf, float, sepconv_vf, sepconv_vfi)
 SEPCONV_DEFINE_ACT(sepconv_act_vd, double, sepconv_vd, sepconv_vdi)
+SEPCONV_DEFINE_ACT(sepconv_act_vf_half, float, sepconv_vf_half, sepconv_vfi_half)
+SEPCONV_DEFINE_ACT(sepconv_act_vd_half, double, sepconv_vd_half, sepconv_vdi_half)
 
 /* STORE: ROWS rows (MR, or 1 for the rows of a tile's last partial block)
-   x VECS vectors (2, or 1 for a last panel of filters at most half full). */
-#define SEPCONV_DEFINE_STORE(STORE, ROWS, VECS, T, VT, ACT)                   \
+   x COLS columns: a vector of type VLO, then (HI) one of type VHI: two full
+   vectors, or for the last panel of filters one full and one half vector,
+   one vector, or one half vector (see below). */
+#define SEPCONV_DEFINE_STORE(STORE, ROWS, COLS, HI, T, VLO, VHI, ACTLO, ACTHI)   \
 static inline void STORE(Py_ssize_t kc, const T* a, Py_ssize_t a_row,          \
                          Py_ssize_t a_col, const T* b, Py_ssize_t b_row,      \
                          const T* c, Py_ssize_t c_row, int first,             \
                          T* out, Py_ssize_t out_row, const T* bias,           \
                          int bias_mode, int act) {                            \
-    enum { LANES = SEPCONV_VEC_BYTES / sizeof(T) };                            \
-    VT lo[ROWS], hi[ROWS];                                                     \
+    enum { LANES = sizeof(VLO) / sizeof(T) };  /* where the VHI part starts */ \
+    VLO lo[ROWS];                                                              \
+    VHI hi[ROWS];                                                              \
     _Pragma("GCC unroll 16")                                                   \
     for (int i = 0; i < ROWS; ++i) {                                           \
-        lo[i] = (VT){0}; hi[i] = (VT){0};                                      \
+        lo[i] = (VLO){0}; hi[i] = (VHI){0};                                    \
         if (!first) {                                                          \
-            memcpy(&lo[i], c + i * c_row, sizeof(VT));                         \
-            if (VECS > 1) memcpy(&hi[i], c + i * c_row + LANES, sizeof(VT));   \
+            memcpy(&lo[i], c + i * c_row, sizeof(VLO));                        \
+            if (HI) memcpy(&hi[i], c + i * c_row + LANES, sizeof(VHI));        \
         }                                                                      \
     }                                                                          \
     for (Py_ssize_t k = 0; k < kc; ++k) {                                      \
-        VT b0, b1 = {0};                                                       \
-        memcpy(&b0, b + k * b_row, sizeof(VT));                                \
-        if (VECS > 1) memcpy(&b1, b + k * b_row + LANES, sizeof(VT));          \
+        VLO b0;                                                                \
+        VHI b1 = {0};                                                          \
+        memcpy(&b0, b + k * b_row, sizeof(VLO));                               \
+        if (HI) memcpy(&b1, b + k * b_row + LANES, sizeof(VHI));               \
         _Pragma("GCC unroll 16")                                               \
         for (int i = 0; i < ROWS; ++i) {                                       \
             T s = a[i * a_row + k * a_col]; /* splat by vector*scalar */       \
             lo[i] += b0 * s;                                                   \
-            if (VECS > 1) hi[i] += b1 * s;                                     \
+            if (HI) hi[i] += b1 * s;                                           \
         }                                                                      \
     }                                                                          \
     if (bias_mode == 1) {                                                      \
-        VT b0, b1 = {0};                                                       \
-        memcpy(&b0, bias, sizeof(VT));                                         \
-        if (VECS > 1) memcpy(&b1, bias + LANES, sizeof(VT));                   \
+        VLO b0;                                                                \
+        VHI b1 = {0};                                                          \
+        memcpy(&b0, bias, sizeof(VLO));                                        \
+        if (HI) memcpy(&b1, bias + LANES, sizeof(VHI));                        \
         _Pragma("GCC unroll 16")                                               \
         for (int i = 0; i < ROWS; ++i) { lo[i] += b0; hi[i] += b1; }           \
     } else if (bias_mode == 2) {                                               \
@@ -253,25 +283,25 @@ static inline void STORE(Py_ssize_t kc, const T* a, Py_ssize_t a_row,          \
     if (act != SEPCONV_ACT_LINEAR) {                                           \
         _Pragma("GCC unroll 16")                                               \
         for (int i = 0; i < ROWS; ++i) {                                       \
-            lo[i] = ACT(lo[i], act);                                           \
-            hi[i] = ACT(hi[i], act);                                           \
+            lo[i] = ACTLO(lo[i], act);                                         \
+            hi[i] = ACTHI(hi[i], act);                                         \
         }                                                                      \
     }                                                                          \
     _Pragma("GCC unroll 16")                                                   \
     for (int i = 0; i < ROWS; ++i) {                                           \
-        memcpy(out + i * out_row, &lo[i], sizeof(VT));                         \
-        if (VECS > 1) memcpy(out + i * out_row + LANES, &hi[i], sizeof(VT));   \
+        memcpy(out + i * out_row, &lo[i], sizeof(VLO));                        \
+        if (HI) memcpy(out + i * out_row + LANES, &hi[i], sizeof(VHI));        \
     }                                                                          \
 }
 #else
 /* Other compilers: the same computation as plain loops. */
-#define SEPCONV_DEFINE_STORE(STORE, ROWS, VECS, T, VT, ACT)                   \
+#define SEPCONV_DEFINE_STORE(STORE, ROWS, COLS, HI, T, VLO, VHI, ACTLO, ACTHI)   \
 static inline void STORE(Py_ssize_t kc, const T* a, Py_ssize_t a_row,          \
                          Py_ssize_t a_col, const T* b, Py_ssize_t b_row,      \
                          const T* c, Py_ssize_t c_row, int first,             \
                          T* out, Py_ssize_t out_row, const T* bias,           \
                          int bias_mode, int act) {                            \
-    const int nr = VECS * SEPCONV_VEC_BYTES / (int)sizeof(T);                  \
+    const int nr = (int)(COLS);                                                \
     for (int i = 0; i < ROWS; ++i)                                             \
         for (int j = 0; j < nr; ++j) {                                         \
             T acc = first ? (T)0 : c[i * c_row + j];                           \
@@ -297,8 +327,10 @@ static inline void NAME(Py_ssize_t kc, const T* a, Py_ssize_t a_row,          \
           NULL, 0, SEPCONV_ACT_LINEAR);                                        \
 }
 
-SEPCONV_DEFINE_STORE(SEPCONV_F32_GEMM_STORE, SEPCONV_MR, 2, float, sepconv_vf, sepconv_act_vf)
-SEPCONV_DEFINE_STORE(SEPCONV_F64_GEMM_STORE, SEPCONV_MR, 2, double, sepconv_vd, sepconv_act_vd)
+SEPCONV_DEFINE_STORE(SEPCONV_F32_GEMM_STORE, SEPCONV_MR, SEPCONV_NR_F32, 1, float, sepconv_vf, sepconv_vf,
+                     sepconv_act_vf, sepconv_act_vf)
+SEPCONV_DEFINE_STORE(SEPCONV_F64_GEMM_STORE, SEPCONV_MR, SEPCONV_NR_F64, 1, double, sepconv_vd, sepconv_vd,
+                     sepconv_act_vd, sepconv_act_vd)
 SEPCONV_DEFINE_MICRO(SEPCONV_F32_GEMM, SEPCONV_F32_GEMM_STORE, float)
 SEPCONV_DEFINE_MICRO(SEPCONV_F64_GEMM, SEPCONV_F64_GEMM_STORE, double)
 
@@ -306,8 +338,10 @@ SEPCONV_DEFINE_MICRO(SEPCONV_F64_GEMM, SEPCONV_F64_GEMM_STORE, double)
    fill an MR block (a stream's push of one step computes one row, not MR):
    each element is the same chain of multiply-adds, in the same order, as in
    the MR-row kernel, so the bits are the same. */
-SEPCONV_DEFINE_STORE(SEPCONV_F32_GEMM_ROW, 1, 2, float, sepconv_vf, sepconv_act_vf)
-SEPCONV_DEFINE_STORE(SEPCONV_F64_GEMM_ROW, 1, 2, double, sepconv_vd, sepconv_act_vd)
+SEPCONV_DEFINE_STORE(SEPCONV_F32_GEMM_ROW, 1, SEPCONV_NR_F32, 1, float, sepconv_vf, sepconv_vf,
+                     sepconv_act_vf, sepconv_act_vf)
+SEPCONV_DEFINE_STORE(SEPCONV_F64_GEMM_ROW, 1, SEPCONV_NR_F64, 1, double, sepconv_vd, sepconv_vd,
+                     sepconv_act_vd, sepconv_act_vd)
 
 /* The same two shapes one vector wide, accumulating into C (NAME's
    contract), for the last panel of filters when it is at most half full
@@ -316,14 +350,51 @@ SEPCONV_DEFINE_STORE(SEPCONV_F64_GEMM_ROW, 1, 2, double, sepconv_vd, sepconv_act
    still NR wide (its rows b_row = NR apart), these read its first half.
    Each element's chain is the one of the two-vector kernels, so the bits
    are the same. */
-SEPCONV_DEFINE_STORE(SEPCONV_F32_GEMM_HALF_STORE, SEPCONV_MR, 1, float, sepconv_vf, sepconv_act_vf)
-SEPCONV_DEFINE_STORE(SEPCONV_F64_GEMM_HALF_STORE, SEPCONV_MR, 1, double, sepconv_vd, sepconv_act_vd)
-SEPCONV_DEFINE_STORE(SEPCONV_F32_GEMM_ROW_HALF_STORE, 1, 1, float, sepconv_vf, sepconv_act_vf)
-SEPCONV_DEFINE_STORE(SEPCONV_F64_GEMM_ROW_HALF_STORE, 1, 1, double, sepconv_vd, sepconv_act_vd)
+SEPCONV_DEFINE_STORE(SEPCONV_F32_GEMM_HALF_STORE, SEPCONV_MR, SEPCONV_NR_F32 / 2, 0, float, sepconv_vf,
+                     sepconv_vf, sepconv_act_vf, sepconv_act_vf)
+SEPCONV_DEFINE_STORE(SEPCONV_F64_GEMM_HALF_STORE, SEPCONV_MR, SEPCONV_NR_F64 / 2, 0, double, sepconv_vd,
+                     sepconv_vd, sepconv_act_vd, sepconv_act_vd)
+SEPCONV_DEFINE_STORE(SEPCONV_F32_GEMM_ROW_HALF_STORE, 1, SEPCONV_NR_F32 / 2, 0, float, sepconv_vf,
+                     sepconv_vf, sepconv_act_vf, sepconv_act_vf)
+SEPCONV_DEFINE_STORE(SEPCONV_F64_GEMM_ROW_HALF_STORE, 1, SEPCONV_NR_F64 / 2, 0, double, sepconv_vd,
+                     sepconv_vd, sepconv_act_vd, sepconv_act_vd)
 SEPCONV_DEFINE_MICRO(SEPCONV_F32_GEMM_HALF, SEPCONV_F32_GEMM_HALF_STORE, float)
 SEPCONV_DEFINE_MICRO(SEPCONV_F64_GEMM_HALF, SEPCONV_F64_GEMM_HALF_STORE, double)
 SEPCONV_DEFINE_MICRO(SEPCONV_F32_GEMM_ROW_HALF, SEPCONV_F32_GEMM_ROW_HALF_STORE, float)
 SEPCONV_DEFINE_MICRO(SEPCONV_F64_GEMM_ROW_HALF, SEPCONV_F64_GEMM_ROW_HALF_STORE, double)
+
+/* Narrower still, for levels whose ISA table sets gemm_quarters (AVX-512):
+   a last panel of filters at most three quarters full takes one full and
+   one half vector (120 filters at float32: panels of 32, 32, 32 and 24), one
+   at most a quarter full a half vector (72 filters: 32, 32 and 8).  On Zen 4
+   a 256-bit FMA takes half the issue slots of a 512-bit one, so the panel
+   costs a quarter (or a half) less; Sapphire Rapids issues either in one
+   slot, same cost.  The same chains, so the same bits.  The kernels used
+   accumulate into C: that panel goes through the C tile. */
+SEPCONV_DEFINE_STORE(SEPCONV_F32_GEMM_3Q_STORE, SEPCONV_MR, SEPCONV_NR_F32 * 3 / 4, 1, float, sepconv_vf,
+                     sepconv_vf_half, sepconv_act_vf, sepconv_act_vf_half)
+SEPCONV_DEFINE_STORE(SEPCONV_F64_GEMM_3Q_STORE, SEPCONV_MR, SEPCONV_NR_F64 * 3 / 4, 1, double, sepconv_vd,
+                     sepconv_vd_half, sepconv_act_vd, sepconv_act_vd_half)
+SEPCONV_DEFINE_STORE(SEPCONV_F32_GEMM_ROW_3Q_STORE, 1, SEPCONV_NR_F32 * 3 / 4, 1, float, sepconv_vf,
+                     sepconv_vf_half, sepconv_act_vf, sepconv_act_vf_half)
+SEPCONV_DEFINE_STORE(SEPCONV_F64_GEMM_ROW_3Q_STORE, 1, SEPCONV_NR_F64 * 3 / 4, 1, double, sepconv_vd,
+                     sepconv_vd_half, sepconv_act_vd, sepconv_act_vd_half)
+SEPCONV_DEFINE_STORE(SEPCONV_F32_GEMM_Q_STORE, SEPCONV_MR, SEPCONV_NR_F32 / 4, 0, float, sepconv_vf_half,
+                     sepconv_vf_half, sepconv_act_vf_half, sepconv_act_vf_half)
+SEPCONV_DEFINE_STORE(SEPCONV_F64_GEMM_Q_STORE, SEPCONV_MR, SEPCONV_NR_F64 / 4, 0, double, sepconv_vd_half,
+                     sepconv_vd_half, sepconv_act_vd_half, sepconv_act_vd_half)
+SEPCONV_DEFINE_STORE(SEPCONV_F32_GEMM_ROW_Q_STORE, 1, SEPCONV_NR_F32 / 4, 0, float, sepconv_vf_half,
+                     sepconv_vf_half, sepconv_act_vf_half, sepconv_act_vf_half)
+SEPCONV_DEFINE_STORE(SEPCONV_F64_GEMM_ROW_Q_STORE, 1, SEPCONV_NR_F64 / 4, 0, double, sepconv_vd_half,
+                     sepconv_vd_half, sepconv_act_vd_half, sepconv_act_vd_half)
+SEPCONV_DEFINE_MICRO(SEPCONV_F32_GEMM_3Q, SEPCONV_F32_GEMM_3Q_STORE, float)
+SEPCONV_DEFINE_MICRO(SEPCONV_F64_GEMM_3Q, SEPCONV_F64_GEMM_3Q_STORE, double)
+SEPCONV_DEFINE_MICRO(SEPCONV_F32_GEMM_ROW_3Q, SEPCONV_F32_GEMM_ROW_3Q_STORE, float)
+SEPCONV_DEFINE_MICRO(SEPCONV_F64_GEMM_ROW_3Q, SEPCONV_F64_GEMM_ROW_3Q_STORE, double)
+SEPCONV_DEFINE_MICRO(SEPCONV_F32_GEMM_Q, SEPCONV_F32_GEMM_Q_STORE, float)
+SEPCONV_DEFINE_MICRO(SEPCONV_F64_GEMM_Q, SEPCONV_F64_GEMM_Q_STORE, double)
+SEPCONV_DEFINE_MICRO(SEPCONV_F32_GEMM_ROW_Q, SEPCONV_F32_GEMM_ROW_Q_STORE, float)
+SEPCONV_DEFINE_MICRO(SEPCONV_F64_GEMM_ROW_Q, SEPCONV_F64_GEMM_ROW_Q_STORE, double)
 
 /* One register block of the channels_last depthwise loop: DW_ROWS steps
    x VECS (2, or 1 for a remainder of at most one vector) vectors of

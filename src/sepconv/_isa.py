@@ -26,6 +26,11 @@ Both must fit the level's register file with room for the operands:
   (16 accumulators + 8 weights + 2 inputs); see microkernels.h for the
   measurements.  The other levels keep 0: 16 registers leave no room, and
   aarch64's 32 would hold it but it has not been timed on an ARM core.
+  ``gemm_quarters``: the last, partial panel of filters takes a kernel of
+  1.5 or 0.5 vectors when that covers it (half vectors are 256-bit, which
+  Zen 4 issues in half the slots of a 512-bit FMA).  The other levels keep
+  halves: a half vector there is 128 or 64 bits, which costs a 256-bit
+  machine the same slot as a full one.
 * aarch64 (NEON is part of the baseline): 32 registers of 128 bits, so the
   AVX-512 shape, MR=8 with an 8-step depthwise block (16 accumulators + 2 B
   vectors + 8 A scalars: gcc 14 keeps each A in a register of its own and
@@ -51,10 +56,11 @@ class Level:
     """One build of the kernel source: where it runs and how it is compiled."""
 
     __slots__ = ("name", "arch", "module", "description", "features", "gcc_flags",
-                 "msvc_flags", "vec_bytes", "mr", "dw_rows", "probe", "dw_taps")
+                 "msvc_flags", "vec_bytes", "mr", "dw_rows", "probe", "dw_taps",
+                 "gemm_quarters")
 
     def __init__(self, name, arch, module, description, features, gcc_flags, msvc_flags,
-                 vec_bytes, mr, dw_rows, probe, dw_taps=0):
+                 vec_bytes, mr, dw_rows, probe, dw_taps=0, gemm_quarters=False):
         self.name = name                  # the value of SEPCONV_ISA / isa=
         self.arch = arch                  # "x86_64", "aarch64" or "generic"
         self.module = module              # the extension's import name
@@ -67,6 +73,7 @@ class Level:
         self.dw_rows = dw_rows
         self.probe = probe                # C program that must compile and link
         self.dw_taps = dw_taps            # taps a stride-1 depthwise block holds (0 or 4)
+        self.gemm_quarters = bool(gemm_quarters)  # last filter panel in half vectors
         if mr % dw_rows:
             raise ValueError(f"level {name}/{arch}: dw_rows={dw_rows} must divide MR={mr}")
         if dw_taps not in (0, 4):
@@ -80,7 +87,8 @@ class Level:
         """The C macros that tell the kernel source which level it is."""
         return [("SEPCONV_LEVEL", self.name), ("SEPCONV_VEC_BYTES", str(self.vec_bytes)),
                 ("SEPCONV_MR", str(self.mr)), ("SEPCONV_DW_ROWS", str(self.dw_rows)),
-                ("SEPCONV_DW_TAPS", str(self.dw_taps))]
+                ("SEPCONV_DW_TAPS", str(self.dw_taps)),
+                ("SEPCONV_GEMM_QUARTERS", "1" if self.gemm_quarters else "0")]
 
     def __repr__(self):
         return f"Level({self.name!r}, {self.arch!r}, MR={self.mr}, vec_bytes={self.vec_bytes})"
@@ -139,7 +147,8 @@ LEVELS = (
           _AVX512_FEATURES,
           ("-mavx2", "-mfma", "-mavx512f", "-mavx512cd", "-mavx512bw", "-mavx512dq",
            "-mavx512vl", "-mprefer-vector-width=512"),
-          ("/arch:AVX512", "/fp:contract"), 64, 8, 8, _AVX512_PROBE, dw_taps=4),
+          ("/arch:AVX512", "/fp:contract"), 64, 8, 8, _AVX512_PROBE, dw_taps=4,
+          gemm_quarters=True),
     Level("avx2", "x86_64", "sepconv._sepconv_avx2", "AVX2 + FMA", ("AVX2", "FMA3"),
           ("-mavx2", "-mfma"), ("/arch:AVX2", "/fp:contract"), 32, 6, 6, _AVX2_PROBE),
     Level("baseline", "x86_64", "sepconv._sepconv", "x86-64 baseline (SSE2)", (),

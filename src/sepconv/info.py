@@ -42,6 +42,7 @@ def config_info():
         },
         "kernel": {"MR": kernels.MR, "NR": dict(kernels.NR), "KC": kernels.KC,
                    "DW_ROWS": kernels.DW_ROWS, "DW_TAPS": kernels.DW_TAPS,
+                   "GEMM_QUARTERS": kernels.GEMM_QUARTERS,
                    "vector_bytes": kernels.VEC_BYTES},
         "openmp": bool(kernels.OPENMP),
         "threads": int(kernels.max_threads()),
@@ -87,7 +88,9 @@ def show_config(mode: str = "stdout", file: Optional[TextIO] = None) -> Optional
           f"({kernel['vector_bytes'] * 8}-bit vectors); depthwise block "
           f"{kernel['DW_ROWS']} steps"
           + (f", {kernel['DW_TAPS']} taps' weights held at stride 1 from "
-             f"{kernel['DW_TAPS'] + 3} taps" if kernel["DW_TAPS"] else ""), file=out)
+             f"{kernel['DW_TAPS'] + 3} taps" if kernel["DW_TAPS"] else "")
+          + ("; last filter panel in quarters of NR" if kernel["GEMM_QUARTERS"]
+             else "; last filter panel in halves of NR"), file=out)
     print(f"  OpenMP        : {'on' if info['openmp'] else 'off'}, "
           f"{info['threads']} thread(s) by default", file=out)
     print(f"  threading     : {info['threading']} ("
