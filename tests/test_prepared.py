@@ -214,6 +214,38 @@ def test_the_latest_prepared_call_follows_the_level(monkeypatch):
     assert first
 
 
+def test_only_small_one_thread_calls_keep_the_gil():
+    # Releasing the GIL costs more than a tiny call's kernel; such a call
+    # keeps it, but one that shares items with workers, or has more than
+    # 32K multiply-adds, releases it (the long-call case is timed in
+    # test_reliability.test_gil_is_released_during_the_kernel).
+    tiny = sepconv.SeparableConv1D(8, 3, padding="same")
+    tiny.build((None, None, 8))
+    assert not tiny.prepare((1, 16, 8), num_threads=1).bound.release_gil
+    assert not tiny.prepare((1, 16, 8), num_threads=2).bound.release_gil  # one item
+    shared = tiny.prepare((64, 512, 8), num_threads=2).bound
+    assert shared.threads == 2 and shared.release_gil
+    assert tiny.prepare((1, 4096, 8), num_threads=1).bound.release_gil  # 360K multiply-adds
+    x = np.random.default_rng(3).standard_normal((1, 16, 8)).astype(np.float32)
+    expected = tiny(x, num_threads=1)
+    results, errors = [], []
+
+    def worker():
+        try:
+            run = tiny.prepare(x.shape, num_threads=1)
+            results.extend(run(x) for _ in range(2000))
+        except Exception as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors and len(results) == 8000
+    assert all(np.array_equal(y, expected) for y in results)
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("width", [24, 32, 48, 56, 64, 72, 96])
 def test_scratch_on_the_stack_and_off_it(dtype, width):

@@ -1284,7 +1284,7 @@ cdef class BoundForward:
     cdef bint use_bias
     cdef int act
     cdef Py_ssize_t taps, mult, filters, stride, dilation, pad_left
-    cdef bint release_gil
+    cdef readonly bint release_gil  # see __init__
 
     def __init__(self, dtype, tuple input_shape, tuple output_shape, bint channels_first,
                  Py_ssize_t taps, Py_ssize_t mult, Py_ssize_t filters, bint use_bias,
@@ -1314,11 +1314,13 @@ cdef class BoundForward:
         self.threads = threads
         self.packed_size = packed_size
         # Releasing and taking back the GIL costs about 0.05 us, 5-8% of the
-        # smallest calls; a call of at most _HOLD_GIL_MACS multiply-adds (a
-        # few microseconds) keeps it, as NumPy keeps it for short loops.
+        # smallest calls; a one-thread call of at most _HOLD_GIL_MACS
+        # multiply-adds (a few microseconds) keeps it, as NumPy keeps it for
+        # short loops.  A call that shares its items always releases it: a
+        # worker that lost its core would hold every Python thread up.
         macs = output_shape[0] * (output_shape[2] if channels_first else output_shape[1])
         macs *= (input_shape[1] if channels_first else input_shape[2]) * mult * (taps + filters)
-        self.release_gil = macs > _HOLD_GIL_MACS
+        self.release_gil = macs > _HOLD_GIL_MACS or threads > 1
         if SEPCONV_DEBUG:
             _assert_multiple("tile", tile, (SEPCONV_NR_F32 if self.typenum == cnp.NPY_FLOAT
                                             else SEPCONV_NR_F64) if channels_first
