@@ -205,13 +205,15 @@ def test_the_latest_prepared_call_follows_the_level(monkeypatch):
     layer = _layer(*CONFIGS[0])
     x = _input(layer)
     expected = layer(x)
-    first = type(layer._last).__module__
+    assert type(layer._last).__module__ == functional.kernel_module().__name__
     for other in sepconv.dispatch.available_levels():
         monkeypatch.setattr(functional, "_LEVEL", other)
         got = layer(x)
         assert type(layer._last).__module__ == functional.kernel_module(other).__name__
         assert np.allclose(got, expected, rtol=1e-5, atol=1e-6)
-    assert first
+        # and the call after it, now on the fast path, stays on that level
+        assert np.array_equal(layer(x), got)
+        assert type(layer._last).__module__ == functional.kernel_module(other).__name__
 
 
 def test_only_small_one_thread_calls_keep_the_gil():
@@ -456,7 +458,7 @@ def test_layer_with_prepared_calls_pickles():
     expected = layer(x)
     layer(x)
     clone = pickle.loads(pickle.dumps(layer))
-    assert clone._prepared == {}
+    assert clone._prepared == {} and clone._last is None
     assert np.array_equal(clone(x), expected)
     assert np.array_equal(clone.prepare(x.shape)(x), expected)
 

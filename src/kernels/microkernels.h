@@ -368,8 +368,9 @@ SEPCONV_DEFINE_MICRO(SEPCONV_F64_GEMM_ROW_HALF, SEPCONV_F64_GEMM_ROW_HALF_STORE,
    one half vector (120 filters at float32: panels of 32, 32, 32 and 24), one
    at most a quarter full a half vector (72 filters: 32, 32 and 8).  On Zen 4
    a 256-bit FMA takes half the issue slots of a 512-bit one, so the panel
-   costs a quarter (or a half) less; Sapphire Rapids issues either in one
-   slot, same cost.  The same chains, so the same bits.  The kernels used
+   costs a quarter (or a half) less (measured: README); Sapphire Rapids
+   issues either in one port slot, so there it should cost the same (not
+   measured).  The same chains, so the same bits.  The kernels used
    accumulate into C: that panel goes through the C tile. */
 SEPCONV_DEFINE_STORE(SEPCONV_F32_GEMM_3Q_STORE, SEPCONV_MR, SEPCONV_NR_F32 * 3 / 4, 1, float, sepconv_vf,
                      sepconv_vf_half, sepconv_act_vf, sepconv_act_vf_half)
