@@ -317,6 +317,49 @@ def test_outputs_past_the_streamed_size_give_the_same_bits(level, channels_first
             assert np.array_equal(out, one_at_a_time), (offset, threads)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_output_rows_off_a_line_give_the_same_bits(level, dtype):
+    # At levels with rows_outer (AVX-512) the last KC block into rows of y
+    # that are not whole 64-byte lines (out off a line, or a row of filters
+    # that is not a whole number of lines) runs row block by row block
+    # instead of panel by panel; other levels keep the panel order.  Filter
+    # counts around the panel width (full, partial, quarter-width last
+    # panels), one and two KC blocks of inputs, valid rows that end inside a
+    # row block, an activation applied after the store (tanh) and one in it
+    # (relu); out at a line and 4, 16 and 48 bytes past one (every output
+    # written: out starts as NaN), 1 and 3 threads: the bits of the aligned
+    # 1-thread call, which matches the reference.
+    kernels = functional.kernel_module()
+    nr = kernels.NR["float32" if dtype == np.float32 else "float64"]
+    itemsize = np.dtype(dtype).itemsize
+    rng = np.random.default_rng(44)
+    for filters in sorted({nr - 1, nr, nr + 1, 2 * nr, 2 * nr + nr // 4, 3 * nr - 2}):
+        for channels, steps in ((7, 61), (kernels.KC // 2 + 3, 29)):
+            x, dw, pw, b = _case(rng, batch=2, steps=steps, channels=channels, mult=2,
+                                 filters=filters, taps=3, dtype=dtype)
+            for activation in ("relu", "tanh"):
+                expected = separable_conv1d_reference(x, dw, pw, b, 1, "same", 1,
+                                                      "channels_last",
+                                                      activations.get(activation))
+                results = []
+                for offset in (0, 4, 16, 48):
+                    if offset % itemsize:
+                        continue
+                    nbytes = expected.size * itemsize
+                    raw = np.empty(nbytes + 128, np.uint8)
+                    start = (-raw.ctypes.data) % 64 + offset
+                    out = raw[start:start + nbytes].view(dtype).reshape(expected.shape)
+                    assert out.ctypes.data % 64 == offset
+                    for threads in (1, 3):
+                        out[...] = np.nan
+                        separable_conv1d(x, dw, pw, b, padding="same", activation=activation,
+                                         out=out, num_threads=threads, isa=level)
+                        results.append(out.copy())
+                _assert_close(results[0], expected, dtype)
+                for other in results[1:]:
+                    assert np.array_equal(results[0], other), (filters, channels, activation)
+
+
 @pytest.fixture
 def weights():
     rng = np.random.default_rng(5)

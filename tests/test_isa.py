@@ -89,8 +89,9 @@ def test_dispatch_reads_the_table_for_this_machine():
         kernels = dispatch.load(name)
         assert kernels.__name__ == row.module
         assert (kernels.ISA, kernels.MR, kernels.DW_ROWS, kernels.DW_TAPS, kernels.VEC_BYTES,
-                kernels.GEMM_QUARTERS) == (row.name, row.mr, row.dw_rows, row.dw_taps,
-                                           row.vec_bytes, row.gemm_quarters)
+                kernels.GEMM_QUARTERS, kernels.ROWS_OUTER) == (
+                    row.name, row.mr, row.dw_rows, row.dw_taps, row.vec_bytes,
+                    row.gemm_quarters, row.rows_outer)
         assert kernels.NR == {"float32": row.nr(4), "float64": row.nr(8)}
 
 
@@ -108,6 +109,8 @@ def test_info_names_the_register_blocking():
     assert (f"{row.dw_taps} taps' weights held" in text.getvalue()) == (row.dw_taps > 0)
     assert info["kernel"]["GEMM_QUARTERS"] == row.gemm_quarters
     assert ("panel in quarters" in text.getvalue()) == row.gemm_quarters
+    assert info["kernel"]["ROWS_OUTER"] == row.rows_outer
+    assert ("row block by row block" in text.getvalue()) == row.rows_outer
     assert info["isa"]["description"] == row.description
     assert info["isa"]["architecture"] == dispatch.ARCHITECTURE
 

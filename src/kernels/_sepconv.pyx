@@ -101,6 +101,7 @@ cdef extern from "microkernels.h":
     enum: SEPCONV_DW_ROWS
     enum: SEPCONV_DW_TAPS
     enum: SEPCONV_GEMM_QUARTERS
+    enum: SEPCONV_ROWS_OUTER
     void sepconv_micro_f32 "SEPCONV_F32_GEMM" (Py_ssize_t kc, const float* a, Py_ssize_t a_row, Py_ssize_t a_col,
                            const float* b, Py_ssize_t b_row, float* c, Py_ssize_t c_row,
                            int first) noexcept nogil
@@ -233,6 +234,7 @@ KC = SEPCONV_KC
 DW_ROWS = SEPCONV_DW_ROWS
 DW_TAPS = SEPCONV_DW_TAPS
 GEMM_QUARTERS = bool(SEPCONV_GEMM_QUARTERS)
+ROWS_OUTER = bool(SEPCONV_ROWS_OUTER)
 VEC_BYTES = SEPCONV_VEC_BYTES
 DEBUG = bool(SEPCONV_DEBUG)
 #: Outputs larger than this (bytes, one call) are prefetched line by line
@@ -785,6 +787,11 @@ cdef void _tile_channels_last(const floating* x, Py_ssize_t steps, Py_ssize_t ch
     cdef int tail_quarters = _tail_quarters(filters, nr)
     cdef bint narrow
     cdef Py_ssize_t pf_lines = 0
+    cdef Py_ssize_t blocks = tile // SEPCONV_MR
+    cdef Py_ssize_t pr
+    cdef bint misaligned = ((<uintptr_t>ytile) % 64 != 0
+                            or (filters * sizeof(floating)) % 64 != 0)
+    cdef bint rows_outer
     if pf != NULL and full_rows > 0:
         # [pf, pf_end): the next item's input, a share of it prefetched
         # after each micro-kernel call on a full MR block.
@@ -796,60 +803,79 @@ cdef void _tile_channels_last(const floating* x, Py_ssize_t steps, Py_ssize_t ch
         kb = blk * kcb
         kc = width - kb if width - kb < kcb else kcb
         last = kb + kc == width
-        for p in range(panels):
+        # Panel by panel, so that a panel of the weights stays in L1 across
+        # the tile's rows; but at levels whose ISA table sets rows_outer
+        # (AVX-512), the last block into rows of y that are not whole
+        # 64-byte lines goes row block by row block, so that a line two
+        # panels share is written by both within one row block.  Zen 4,
+        # 1 thread, x and out at 16 mod 64 (bench/ab.py, new/old): float64
+        # s4k8_b8 0.89, thru_b32 0.92, long_b1 0.93, quartz_b8 0.98;
+        # float32 0.98-1.00 (out at 48: thru_b32 0.96, long_b1 0.97).  The
+        # same build with the order switched in one process put the float32
+        # cost of out at 16 or 48 against 0 at dil4_b8 +7-8% -> +2-4%,
+        # long_b1 +7-9% -> +4-7%, s4k8_b8 +9-12% -> +8-10%.  Each output's
+        # sum is the same either way: the order moves whole micro-kernel
+        # calls.
+        rows_outer = SEPCONV_ROWS_OUTER and last and misaligned
+        for pr in range(panels * blocks):
+            if rows_outer:
+                r = pr // panels
+                p = pr - r * panels
+            else:
+                p = pr // blocks
+                r = pr - p * blocks
             narrow = p == full_panels and tail_quarters < 4
-            for r in range(tile // SEPCONV_MR):
-                rb = r * SEPCONV_MR
-                if rb >= valid:
-                    break   # rows past the output: nothing reads them
-                if rb >= full_rows:
-                    # The last, partial block: its valid rows one at a time
-                    # (the others are never needed), the last block of the
-                    # sum of a full panel straight into y.
-                    for i in range(rb, valid):
-                        if last and p < full_panels:
-                            out = ytile + i * filters + p * nr
-                            _micro_row_store(kc, d + i * ld + kb, pw + (p * width + kb) * nr,
-                                             nr, ctile + i * filters_pad + p * nr, kb == 0,
-                                             out, bias + p * nr, 1 if use_bias else 0, act)
-                            if act > ACT_LEAKY_RELU:
-                                _activate(out, nr, act)
-                        elif narrow:
-                            _micro_row_tail(tail_quarters, kc, d + i * ld + kb,
-                                            pw + (p * width + kb) * nr, nr,
-                                            ctile + i * filters_pad + p * nr, kb == 0)
-                        else:
-                            out = ctile + i * filters_pad + p * nr
-                            _micro_row_store(kc, d + i * ld + kb, pw + (p * width + kb) * nr,
-                                             nr, out, kb == 0, out, bias, 0, ACT_LINEAR)
-                    continue
-                if pf_lines:
-                    pf = sepconv_prefetch_ahead(pf, pf_end, pf_lines)
-                if last and p < full_panels and rb < full_rows:
-                    # Stored straight into y even when y is misaligned: going
-                    # through the C tile and copying was measured slower on
-                    # Zen 4 (kws_b1 +5%, audio_b1 +3%).
-                    out = ytile + rb * filters + p * nr
-                    if pf_out:
-                        sepconv_prefetch_out(out, filters * sizeof(floating), SEPCONV_MR,
-                                             nr * sizeof(floating))
-                    _micro_kernel_store(kc, d + rb * ld + kb, ld, 1,
+            rb = r * SEPCONV_MR
+            if rb >= valid:
+                continue   # rows past the output: nothing reads them
+            if rb >= full_rows:
+                # The last, partial block: its valid rows one at a time
+                # (the others are never needed), the last block of the
+                # sum of a full panel straight into y.
+                for i in range(rb, valid):
+                    if last and p < full_panels:
+                        out = ytile + i * filters + p * nr
+                        _micro_row_store(kc, d + i * ld + kb, pw + (p * width + kb) * nr,
+                                         nr, ctile + i * filters_pad + p * nr, kb == 0,
+                                         out, bias + p * nr, 1 if use_bias else 0, act)
+                        if act > ACT_LEAKY_RELU:
+                            _activate(out, nr, act)
+                    elif narrow:
+                        _micro_row_tail(tail_quarters, kc, d + i * ld + kb,
                                         pw + (p * width + kb) * nr, nr,
-                                        ctile + rb * filters_pad + p * nr, filters_pad,
-                                        kb == 0, out, filters, bias + p * nr,
-                                        1 if use_bias else 0, act)
-                    if act > ACT_LEAKY_RELU:
-                        for i in range(SEPCONV_MR):
-                            _activate(out + i * filters, nr, act)
-                elif narrow:
-                    _micro_kernel_tail(tail_quarters, kc, d + rb * ld + kb, ld,
-                                       pw + (p * width + kb) * nr, nr,
-                                       ctile + rb * filters_pad + p * nr, filters_pad,
-                                       kb == 0)
-                else:
-                    _micro_kernel(kc, d + rb * ld + kb, ld, 1,
-                                  pw + (p * width + kb) * nr, nr,
-                                  ctile + rb * filters_pad + p * nr, filters_pad, kb == 0)
+                                        ctile + i * filters_pad + p * nr, kb == 0)
+                    else:
+                        out = ctile + i * filters_pad + p * nr
+                        _micro_row_store(kc, d + i * ld + kb, pw + (p * width + kb) * nr,
+                                         nr, out, kb == 0, out, bias, 0, ACT_LINEAR)
+                continue
+            if pf_lines:
+                pf = sepconv_prefetch_ahead(pf, pf_end, pf_lines)
+            if last and p < full_panels and rb < full_rows:
+                # Stored straight into y even when y is misaligned: going
+                # through the C tile and copying was measured slower on
+                # Zen 4 (kws_b1 +5%, audio_b1 +3%).
+                out = ytile + rb * filters + p * nr
+                if pf_out:
+                    sepconv_prefetch_out(out, filters * sizeof(floating), SEPCONV_MR,
+                                         nr * sizeof(floating))
+                _micro_kernel_store(kc, d + rb * ld + kb, ld, 1,
+                                    pw + (p * width + kb) * nr, nr,
+                                    ctile + rb * filters_pad + p * nr, filters_pad,
+                                    kb == 0, out, filters, bias + p * nr,
+                                    1 if use_bias else 0, act)
+                if act > ACT_LEAKY_RELU:
+                    for i in range(SEPCONV_MR):
+                        _activate(out + i * filters, nr, act)
+            elif narrow:
+                _micro_kernel_tail(tail_quarters, kc, d + rb * ld + kb, ld,
+                                   pw + (p * width + kb) * nr, nr,
+                                   ctile + rb * filters_pad + p * nr, filters_pad,
+                                   kb == 0)
+            else:
+                _micro_kernel(kc, d + rb * ld + kb, ld, 1,
+                              pw + (p * width + kb) * nr, nr,
+                              ctile + rb * filters_pad + p * nr, filters_pad, kb == 0)
     if full_panels * nr < filters:   # the last, partial panel of filters
         c0 = full_panels * nr
         for r in range(valid):

@@ -14,6 +14,8 @@
  *                      registers at once (0: the block reloads its inputs per tap)
  *   SEPCONV_GEMM_QUARTERS  1: a last partial panel of filters is computed in
  *                      quarters of NR (half vectors), 0: in halves
+ *   SEPCONV_ROWS_OUTER 1: the last KC block into rows of y that are not
+ *                      whole lines runs row block by row block
  *   SEPCONV_DEBUG      1 in SEPCONV_DEBUG=1 builds: poisoned scratch
  * The source never looks at __AVX2__/__FMA__ itself: MSVC, for one, defines
  * __AVX2__ for /arch:AVX2 but never __FMA__.  A compile without these
@@ -45,6 +47,9 @@ static int omp_get_max_threads(void) { return 1; }
 #endif
 #ifndef SEPCONV_GEMM_QUARTERS
 #define SEPCONV_GEMM_QUARTERS 0
+#endif
+#ifndef SEPCONV_ROWS_OUTER
+#define SEPCONV_ROWS_OUTER 0
 #endif
 #ifndef SEPCONV_DEBUG
 #define SEPCONV_DEBUG 0

@@ -31,6 +31,11 @@ Both must fit the level's register file with room for the operands:
   Zen 4 issues in half the slots of a 512-bit FMA).  The other levels keep
   halves: a half vector there is 128 or 64 bits, which costs a 256-bit
   machine the same slot as a full one.
+  ``rows_outer``: the last KC block into rows of y that are not whole
+  64-byte lines runs row block by row block, not panel by panel (see
+  _tile_channels_last for the measurements).  AVX2 keeps panel by panel:
+  there it measured 3% slower on long_b1 and s4k8_b8 (Zen 4, out at 16
+  mod 64); the baseline levels have not been timed with it.
 * aarch64 (NEON is part of the baseline): 32 registers of 128 bits, so the
   AVX-512 shape, MR=8 with an 8-step depthwise block (16 accumulators + 2 B
   vectors + 8 A scalars: gcc 14 keeps each A in a register of its own and
@@ -57,10 +62,11 @@ class Level:
 
     __slots__ = ("name", "arch", "module", "description", "features", "gcc_flags",
                  "msvc_flags", "vec_bytes", "mr", "dw_rows", "probe", "dw_taps",
-                 "gemm_quarters")
+                 "gemm_quarters", "rows_outer")
 
     def __init__(self, name, arch, module, description, features, gcc_flags, msvc_flags,
-                 vec_bytes, mr, dw_rows, probe, dw_taps=0, gemm_quarters=False):
+                 vec_bytes, mr, dw_rows, probe, dw_taps=0, gemm_quarters=False,
+                 rows_outer=False):
         self.name = name                  # the value of SEPCONV_ISA / isa=
         self.arch = arch                  # "x86_64", "aarch64" or "generic"
         self.module = module              # the extension's import name
@@ -74,6 +80,7 @@ class Level:
         self.probe = probe                # C program that must compile and link
         self.dw_taps = dw_taps            # taps a stride-1 depthwise block holds (0 or 4)
         self.gemm_quarters = bool(gemm_quarters)  # last filter panel in half vectors
+        self.rows_outer = bool(rows_outer)  # misaligned y rows: row blocks outside
         if mr % dw_rows:
             raise ValueError(f"level {name}/{arch}: dw_rows={dw_rows} must divide MR={mr}")
         if dw_taps not in (0, 4):
@@ -88,7 +95,8 @@ class Level:
         return [("SEPCONV_LEVEL", self.name), ("SEPCONV_VEC_BYTES", str(self.vec_bytes)),
                 ("SEPCONV_MR", str(self.mr)), ("SEPCONV_DW_ROWS", str(self.dw_rows)),
                 ("SEPCONV_DW_TAPS", str(self.dw_taps)),
-                ("SEPCONV_GEMM_QUARTERS", "1" if self.gemm_quarters else "0")]
+                ("SEPCONV_GEMM_QUARTERS", "1" if self.gemm_quarters else "0"),
+                ("SEPCONV_ROWS_OUTER", "1" if self.rows_outer else "0")]
 
     def __repr__(self):
         return f"Level({self.name!r}, {self.arch!r}, MR={self.mr}, vec_bytes={self.vec_bytes})"
@@ -148,7 +156,7 @@ LEVELS = (
           ("-mavx2", "-mfma", "-mavx512f", "-mavx512cd", "-mavx512bw", "-mavx512dq",
            "-mavx512vl", "-mprefer-vector-width=512"),
           ("/arch:AVX512", "/fp:contract"), 64, 8, 8, _AVX512_PROBE, dw_taps=4,
-          gemm_quarters=True),
+          gemm_quarters=True, rows_outer=True),
     Level("avx2", "x86_64", "sepconv._sepconv_avx2", "AVX2 + FMA", ("AVX2", "FMA3"),
           ("-mavx2", "-mfma"), ("/arch:AVX2", "/fp:contract"), 32, 6, 6, _AVX2_PROBE),
     Level("baseline", "x86_64", "sepconv._sepconv", "x86-64 baseline (SSE2)", (),

@@ -43,6 +43,7 @@ def config_info():
         "kernel": {"MR": kernels.MR, "NR": dict(kernels.NR), "KC": kernels.KC,
                    "DW_ROWS": kernels.DW_ROWS, "DW_TAPS": kernels.DW_TAPS,
                    "GEMM_QUARTERS": kernels.GEMM_QUARTERS,
+                   "ROWS_OUTER": kernels.ROWS_OUTER,
                    "vector_bytes": kernels.VEC_BYTES},
         "openmp": bool(kernels.OPENMP),
         "threads": int(kernels.max_threads()),
@@ -90,7 +91,9 @@ def show_config(mode: str = "stdout", file: Optional[TextIO] = None) -> Optional
           + (f", {kernel['DW_TAPS']} taps' weights held at stride 1 from "
              f"{kernel['DW_TAPS'] + 3} taps" if kernel["DW_TAPS"] else "")
           + ("; last filter panel in quarters of NR" if kernel["GEMM_QUARTERS"]
-             else "; last filter panel in halves of NR"), file=out)
+             else "; last filter panel in halves of NR")
+          + ("; output rows off a line stored row block by row block"
+             if kernel["ROWS_OUTER"] else ""), file=out)
     print(f"  OpenMP        : {'on' if info['openmp'] else 'off'}, "
           f"{info['threads']} thread(s) by default", file=out)
     print(f"  threading     : {info['threading']} ("
