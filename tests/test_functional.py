@@ -319,10 +319,11 @@ def test_outputs_past_the_streamed_size_give_the_same_bits(level, channels_first
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_output_rows_off_a_line_give_the_same_bits(level, dtype):
-    # At levels with rows_outer (AVX-512) the last KC block into rows of y
-    # that are not whole 64-byte lines (out off a line, or a row of filters
-    # that is not a whole number of lines) runs row block by row block
-    # instead of panel by panel; other levels keep the panel order.  Filter
+    # At levels with rows_outer (AVX2, AVX-512) the last KC block into rows
+    # of y that are not whole 64-byte lines (out off a line, or a row of
+    # filters that is not a whole number of lines) runs row block by row
+    # block instead of panel by panel; other levels keep the panel order.
+    # Filter
     # counts around the panel width (full, partial, quarter-width last
     # panels), one and two KC blocks of inputs, valid rows that end inside a
     # row block, an activation applied after the store (tanh) and one in it

@@ -91,7 +91,7 @@ cdef extern from "microkernels.h":
     const char* sepconv_prefetch_ahead(const char* p, const char* end,
                                        Py_ssize_t lines) noexcept nogil
     void sepconv_prefetch_out(const void* out, Py_ssize_t row_bytes, int rows,
-                              int nbytes) noexcept nogil
+                              int nbytes, int shared_first) noexcept nogil
     enum: SEPCONV_MR
     enum: SEPCONV_NR_F32
     enum: SEPCONV_NR_F64
@@ -805,17 +805,20 @@ cdef void _tile_channels_last(const floating* x, Py_ssize_t steps, Py_ssize_t ch
         last = kb + kc == width
         # Panel by panel, so that a panel of the weights stays in L1 across
         # the tile's rows; but at levels whose ISA table sets rows_outer
-        # (AVX-512), the last block into rows of y that are not whole
+        # (AVX2, AVX-512), the last block into rows of y that are not whole
         # 64-byte lines goes row block by row block, so that a line two
-        # panels share is written by both within one row block.  Zen 4,
-        # 1 thread, x and out at 16 mod 64 (bench/ab.py, new/old): float64
-        # s4k8_b8 0.89, thru_b32 0.92, long_b1 0.93, quartz_b8 0.98;
-        # float32 0.98-1.00 (out at 48: thru_b32 0.96, long_b1 0.97).  The
-        # same build with the order switched in one process put the float32
-        # cost of out at 16 or 48 against 0 at dil4_b8 +7-8% -> +2-4%,
-        # long_b1 +7-9% -> +4-7%, s4k8_b8 +9-12% -> +8-10%.  Each output's
-        # sum is the same either way: the order moves whole micro-kernel
-        # calls.
+        # panels share is written by both within one row block, and the
+        # second panel's call does not ask for it again (prefetch_out's
+        # shared_first).  Zen 4, 1 thread, x at 16 mod 64, the cost of out
+        # at 16 or 48 against out at 0, the two orders switched in one
+        # process, three rounds: float32 AVX-512 thru_b32 +4-8% -> 0-4%,
+        # s4k8_b8 +1-5% -> -3 to +2%, long_b1, dil4_b8, quartz_b8 and
+        # c512_b4 the same within 1%; float64 long_b1 +6-8% -> +3-5%,
+        # dil4_b8 +7-8% -> +4-7%, s4k8_b8 +4% -> 0-2%; float32 AVX2 (one
+        # round) s4k8_b8 +4% -> +1%, dil4_b8 +6% -> +2%, long_b1 +5% ->
+        # +3%.  The penalty itself moves with the VM's state (the morning's
+        # runs read s4k8_b8 +9-12%).  Each output's sum is the same either
+        # way: the order moves whole micro-kernel calls.
         rows_outer = SEPCONV_ROWS_OUTER and last and misaligned
         for pr in range(panels * blocks):
             if rows_outer:
@@ -858,7 +861,7 @@ cdef void _tile_channels_last(const floating* x, Py_ssize_t steps, Py_ssize_t ch
                 out = ytile + rb * filters + p * nr
                 if pf_out:
                     sepconv_prefetch_out(out, filters * sizeof(floating), SEPCONV_MR,
-                                         nr * sizeof(floating))
+                                         nr * sizeof(floating), rows_outer and p > 0)
                 _micro_kernel_store(kc, d + rb * ld + kb, ld, 1,
                                     pw + (p * width + kb) * nr, nr,
                                     ctile + rb * filters_pad + p * nr, filters_pad,
@@ -918,7 +921,7 @@ cdef void _tile_channels_first(const floating* x, Py_ssize_t steps, Py_ssize_t c
                     out = y + p * SEPCONV_MR * out_steps + t0 + cb
                     if pf_out:
                         sepconv_prefetch_out(out, out_steps * sizeof(floating), SEPCONV_MR,
-                                             nr * sizeof(floating))
+                                             nr * sizeof(floating), 0)
                     _micro_kernel_store(kc, pw + (p * width + kb) * SEPCONV_MR, 1, SEPCONV_MR,
                                         d + kb * ld + cb, ld,
                                         ctile + p * SEPCONV_MR * tile + cb, tile, kb == 0,

@@ -31,11 +31,12 @@ Both must fit the level's register file with room for the operands:
   Zen 4 issues in half the slots of a 512-bit FMA).  The other levels keep
   halves: a half vector there is 128 or 64 bits, which costs a 256-bit
   machine the same slot as a full one.
-  ``rows_outer``: the last KC block into rows of y that are not whole
-  64-byte lines runs row block by row block, not panel by panel (see
-  _tile_channels_last for the measurements).  AVX2 keeps panel by panel:
-  there it measured 3% slower on long_b1 and s4k8_b8 (Zen 4, out at 16
-  mod 64); the baseline levels have not been timed with it.
+  ``rows_outer`` (AVX2 and AVX-512): the last KC block into rows of y
+  that are not whole 64-byte lines runs row block by row block, not panel
+  by panel (see _tile_channels_last for the measurements).  The baseline
+  levels keep panel by panel: their 16-byte stores never cross a line of a
+  16-byte aligned output, and on Zen 4 the order measured within the
+  noise there.
 * aarch64 (NEON is part of the baseline): 32 registers of 128 bits, so the
   AVX-512 shape, MR=8 with an 8-step depthwise block (16 accumulators + 2 B
   vectors + 8 A scalars: gcc 14 keeps each A in a register of its own and
@@ -158,7 +159,8 @@ LEVELS = (
           ("/arch:AVX512", "/fp:contract"), 64, 8, 8, _AVX512_PROBE, dw_taps=4,
           gemm_quarters=True, rows_outer=True),
     Level("avx2", "x86_64", "sepconv._sepconv_avx2", "AVX2 + FMA", ("AVX2", "FMA3"),
-          ("-mavx2", "-mfma"), ("/arch:AVX2", "/fp:contract"), 32, 6, 6, _AVX2_PROBE),
+          ("-mavx2", "-mfma"), ("/arch:AVX2", "/fp:contract"), 32, 6, 6, _AVX2_PROBE,
+          rows_outer=True),
     Level("baseline", "x86_64", "sepconv._sepconv", "x86-64 baseline (SSE2)", (),
           (), (), 16, 6, 2, _PLAIN_PROBE),
     Level("baseline", "aarch64", "sepconv._sepconv", "aarch64 baseline (NEON)", (),
