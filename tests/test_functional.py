@@ -290,6 +290,9 @@ def test_outputs_past_the_streamed_size_give_the_same_bits(level, channels_first
     # whole batch (1 and 2 threads, out at a 64-byte boundary and 16 bytes
     # past one) must give the bits of the elements computed one at a time,
     # and match the reference; out starts as NaN, so every output is written.
+    # 130 filters make rows that are not whole lines, so at levels with
+    # rows_outer this is also the row-block order with its shared-line
+    # prefetch (prefetch_out's shared_first).
     kernels = functional.kernel_module()
     dtype = np.float32
     batch, steps, filters = 3, 700, 130

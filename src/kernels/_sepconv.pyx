@@ -816,8 +816,8 @@ cdef void _tile_channels_last(const floating* x, Py_ssize_t steps, Py_ssize_t ch
         # c512_b4 the same within 1%; float64 long_b1 +6-8% -> +3-5%,
         # dil4_b8 +7-8% -> +4-7%, s4k8_b8 0-4% -> -3 to +1%; float32 AVX2 (one
         # round) s4k8_b8 +4% -> +1%, dil4_b8 +6% -> +2%, long_b1 +5% ->
-        # +3%.  The penalty itself moves with the VM's state (the morning's
-        # runs read s4k8_b8 +9-12%).  Each output's sum is the same either
+        # +3%.  The penalty itself moves with the VM's state (runs an hour
+        # earlier read s4k8_b8 +9-12%).  Each output's sum is the same either
         # way: the order moves whole micro-kernel calls.
         rows_outer = SEPCONV_ROWS_OUTER and last and misaligned
         for pr in range(panels * blocks):
