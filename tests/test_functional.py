@@ -799,11 +799,14 @@ def test_channels_first_equals_channels_last_bitwise(level, dtype, taps, dilatio
 @pytest.mark.parametrize("channels, taps, strides, dilation, mult, padding", [
     (64, 9, 1, 1, 1, "same"), (40, 33, 1, 1, 1, "same"), (24, 8, 2, 3, 2, "valid"),
     (7, 12, 3, 1, 3, "same"), (96, 8, 1, 50, 1, "same"), (128, 5, 1, 1, 1, "same"),
-    (20, 6, 4, 2, 1, "valid"), (33, 4, 1, 1, 1, "same")])
+    (20, 6, 4, 2, 1, "valid"), (33, 4, 1, 1, 1, "same"), (64, 7, 1, 2, 4, "same"),
+    (50, 25, 2, 1, 1, "same"), (40, 13, 1, 1, 1, "valid")])
 def test_results_do_not_depend_on_where_the_input_lies(level, dtype, channels, taps, strides,
                                                        dilation, mult, padding):
-    # Misaligned channels_last input is copied tile by tile into aligned
-    # scratch (5 taps or more); the bits must be those of an aligned input.
+    # Where the kernel's rule says so (stages_input), misaligned
+    # channels_last input is copied tile by tile into aligned scratch; other
+    # inputs are read where they lie.  The bits must be those of an aligned
+    # input either way.
     rng = np.random.default_rng(channels + taps)
     batch, steps, filters = 2, 700, 40
     itemsize = np.dtype(dtype).itemsize
@@ -827,3 +830,36 @@ def test_results_do_not_depend_on_where_the_input_lies(level, dtype, channels, t
     # batch element 1 holds no NaN
     _assert_close(results[0][1:], separable_conv1d_reference(values[1:], dw, pw, b, strides,
                                                              padding, dilation), dtype)
+
+
+def test_every_level_stages_some_of_the_inputs_above(level):
+    # The test above covers the staged path at every level only if some of
+    # its cases are staged there: at an offset that puts vector loads across
+    # a line (16 bytes for vectors over 16 bytes, 4 otherwise).
+    kernels = functional.kernel_module(level)
+    offset = 16 if kernels.VEC_BYTES > 16 else 4
+    cases = [(64, 7, 1, 2, 4), (50, 25, 2, 1, 1), (7, 12, 3, 1, 3), (40, 13, 1, 1, 1)]
+    for dtype in (np.float32, np.float64):
+        staged = [kernels.stages_input(64 * 1000 + offset, channels * np.dtype(dtype).itemsize,
+                                       taps, mult, strides, dilation)
+                  for channels, taps, strides, dilation, mult in cases]
+        assert staged[0] and staged[1], (level, dtype, staged)
+
+
+def test_the_staging_rule(level):
+    # Aligned rows are never staged; a block that loads each row fewer than
+    # 12 times is not, nor the tap-reuse block (levels with dw_taps); a
+    # misaligned input whose rows are loaded often is.
+    kernels = functional.kernel_module(level)
+    off = 16 if kernels.VEC_BYTES > 16 else 4
+    line = 64 * 1000
+    assert not kernels.stages_input(line, 256, 33, 4, 1, 2)
+    assert not kernels.stages_input(line + kernels.VEC_BYTES, 2 * kernels.VEC_BYTES, 33, 4, 1, 2)
+    assert kernels.stages_input(line + off, 256, 7, 4, 2, 1)        # 28 loads per row
+    assert kernels.stages_input(line, 256 + off, 7, 4, 2, 1)        # rows off a line
+    assert not kernels.stages_input(line + off, 256, 8, 1, 4, 1)    # s4k8_b8: 2 per row
+    assert not kernels.stages_input(line + off, 256, 11, 1, 1, 1)   # 11 per row
+    assert kernels.stages_input(line + off, 256, 12, 1, 1, 2)       # 12 (dilated)
+    reuse = kernels.DW_TAPS > 0
+    assert kernels.stages_input(line + off, 256, 33, 1, 1, 1) == (not reuse)
+    assert kernels.stages_input(line + off, 256, 33, 1, 1, 2)       # dilated: no reuse

@@ -234,3 +234,71 @@ def test_odd_memory_layouts_give_reference_results(level):
                                               padding="same")
         assert np.allclose(y, expected, rtol=1e-12, atol=1e-12), name
     assert np.array_equal(read_only, base)  # the caller's array is untouched
+
+
+def _big_scratch_layer(dtype=np.float64):
+    # 1,024 channels x 4 outputs each: a depthwise tile of a block of steps
+    # (MR: 4 to 8) x 4,096 float64 (128-256 KiB), all of it written, per
+    # participant: past the size at which glibc maps and unmaps a block for
+    # each call.
+    rng = np.random.default_rng(11)
+    layer = sepconv.SeparableConv1D(8, 3, padding="same", depth_multiplier=4,
+                                    dtype=np.dtype(dtype).name)
+    x = rng.standard_normal((1, 16, 1024)).astype(dtype)
+    return layer, x
+
+
+def test_a_thread_keeps_its_scratch_for_its_next_call(level):
+    kernels = sepconv.functional.kernel_module(level)
+    layer, x = _big_scratch_layer()
+    expected = layer(x, num_threads=1)
+    kept = {}
+
+    def worker():
+        first = layer(x, num_threads=1)
+        kept["first"] = kernels.scratch_kept()
+        second = layer(x, num_threads=1)
+        kept["second"] = kernels.scratch_kept()
+        kept["same"] = np.array_equal(first, expected) and np.array_equal(second, expected)
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    assert kept["same"]
+    if kernels.DEBUG or kernels.threading_layer() != "pool":
+        # Debug builds allocate each call's scratch (so that AddressSanitizer
+        # sees an overrun); builds without POSIX threads (no pool) keep none.
+        assert kept["first"] == kept["second"] == 0
+    else:
+        assert kept["first"] >= 4 * 4096 * 8   # a tile of at least 4 steps (MR)
+        assert kept["second"] == kept["first"]
+
+
+def test_scratch_kept_by_threads_is_freed_when_they_exit(level):
+    # 300 short-lived threads each make a call with 128-256 KiB of scratch:
+    # had each thread's block outlived it, RSS would grow by 40-75 MiB
+    # (measured with the key's destructor removed: 75 MiB).
+    layer, x = _big_scratch_layer()
+    expected = layer(x, num_threads=1)
+    failures = []
+
+    def worker():
+        if not np.array_equal(layer(x, num_threads=1), expected):
+            failures.append(1)
+
+    for _ in range(20):   # warm up the allocator's arenas
+        thread = threading.Thread(target=worker)
+        thread.start()
+        thread.join()
+    gc.collect()
+    before = _rss_bytes()
+    for _ in range(30):
+        threads = [threading.Thread(target=worker) for _ in range(10)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    gc.collect()
+    grown = _rss_bytes() - before
+    assert not failures
+    assert grown < 24 * 2**20, f"RSS grew by {grown / 2**20:.1f} MiB"

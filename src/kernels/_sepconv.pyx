@@ -219,6 +219,9 @@ cdef extern from "threadpool.h":
     void sepconv_job_fail(sepconv_job* job) noexcept nogil
     int sepconv_pool_run(sepconv_job* job, int threads) noexcept nogil
     int sepconv_pool_size() noexcept nogil
+    void* sepconv_scratch_take(size_t bytes) noexcept nogil
+    void sepconv_scratch_give(void* block) noexcept nogil
+    size_t sepconv_scratch_kept_bytes() noexcept nogil
     void sepconv_pool_counts(long* shared, long* alone, long* stalls, long* moves,
                              long* pulls) noexcept nogil
 
@@ -528,6 +531,42 @@ cdef inline void _stage_window(Py_ssize_t t0, Py_ssize_t rows, Py_ssize_t steps,
         hi[0] = steps
     if hi[0] < lo[0]:
         hi[0] = lo[0]
+
+
+cdef inline bint _stage_pays(uintptr_t x, Py_ssize_t row_bytes, Py_ssize_t taps,
+                             Py_ssize_t mult, Py_ssize_t stride,
+                             Py_ssize_t dilation) noexcept nogil:
+    # Whether _forward copies each channels_last input tile into aligned
+    # scratch (_depthwise_steps_major's ``stage``).  The copy is a pass of
+    # its own over the tile's input window, halo included: a load and a
+    # store per vector that overlap no arithmetic.  It pays only where the
+    # depthwise block loads each input row many times, each load across a
+    # line when x is off one: the plain block loads a row mult * taps /
+    # stride times; the tap-reuse block (AVX-512's dw_taps, stride and
+    # dilation 1, 7 taps or more) about taps / 3 times, too few.  Zen 4, 1
+    # thread, x at 16 mod 64, the cost against x on a line, this rule vs
+    # the one before (staged from 5 taps up), interleaved in one process:
+    # AVX-512 s4k8_b8 (8 taps, stride 4) float32 +18% -> +4%, float64 +12%
+    # -> +2%; long_b1 (9) +6% -> +3%, +8% -> +5%; audio_b1 (9) float32 +5%
+    # -> +2%; k8same_b2 +8-10% -> +7%; AVX2 s4k8_b8 +13% -> +7%, +8% -> +1%;
+    # quartz_b8, quartz_b1 and dm4_s2_b16 (4 x 7 taps at stride 2, still
+    # staged) unchanged.  Rows that are not whole lines are no reason to
+    # stage: c40_b1 and c100_b4 with x on a line ran 3-5% faster unstaged
+    # (the blocks after the last full one start off a line either way).
+    # With vectors of 16 bytes (SSE2, NEON) and x on a 16-byte boundary no
+    # load crosses a line.
+    if x % SEPCONV_VEC_BYTES == 0 and row_bytes % SEPCONV_VEC_BYTES == 0:
+        return False
+    if SEPCONV_DW_TAPS and stride == 1 and dilation == 1 and taps >= SEPCONV_DW_TAPS + 3:
+        return False
+    return mult * taps >= 12 * stride
+
+
+def stages_input(uintptr_t address, Py_ssize_t row_bytes, Py_ssize_t taps, Py_ssize_t mult,
+                 Py_ssize_t stride, Py_ssize_t dilation):
+    """Whether a channels_last input at ``address`` (rows of ``row_bytes``) is
+    copied tile by tile into aligned scratch (the kernel's own rule; tests)."""
+    return bool(_stage_pays(address, row_bytes, taps, mult, stride, dilation))
 
 
 cdef void _depthwise_steps_major(const floating* x, Py_ssize_t steps, Py_ssize_t channels,
@@ -1031,7 +1070,7 @@ cdef void _participate(ForwardWork* work, sepconv_job* job, floating* dtype_tag)
         if total <= _STACK_SCRATCH:
             block = <char*>sepconv_scratch(local, total)
         else:
-            raw = malloc(total + 64)
+            raw = sepconv_scratch_take(total + 64)
             block = <char*>sepconv_scratch(raw, total)
         if block != NULL:
             d = <floating*>block
@@ -1050,7 +1089,7 @@ cdef void _participate(ForwardWork* work, sepconv_job* job, floating* dtype_tag)
                       work.pad_left, work.tile, work.tiles, work.kc, item, nxt,
                       d, ctile, stage, work.prefetch_out)
             item = nxt if work.lookahead else sepconv_job_next(job)
-    free(raw)
+    sepconv_scratch_give(raw)   # frees it unless it is the block this thread keeps
     free(c_raw)
     free(s_raw)
 
@@ -1091,6 +1130,13 @@ def threading_layer(name=None):
 def pool_size():
     """Worker threads this module's pool has started (0 before any threaded call)."""
     return sepconv_pool_size()
+
+
+def scratch_kept():
+    """Bytes of forward scratch the calling thread keeps for its next call (0 in
+    debug builds, which allocate each call's scratch afresh, and without POSIX
+    threads)."""
+    return sepconv_scratch_kept_bytes()
 
 
 def pool_counts():
@@ -1156,15 +1202,11 @@ cdef int _forward(const floating* x, Py_ssize_t batch, Py_ssize_t steps,
         work.c_bytes = ((filters + SEPCONV_MR - 1) // SEPCONV_MR) * SEPCONV_MR * tile * sizeof(floating)
     else:
         work.c_bytes = tile * ((filters + nr - 1) // nr) * nr * sizeof(floating)
-    # Stage channels_last input tiles in aligned scratch when x's rows are
-    # not 64-byte aligned and each input row is read often enough (5 taps
-    # or more) for the copy to pay.  Measured on Zen 4 with x at 16 mod 64:
-    # quartz_b8 (33 taps) 10.6 -> 10.3 ms; 5, 7 and 8 taps (thru_b32,
-    # dm4_s2_b16, s4k8_b8 at stride 4) faster staged; 3 taps slower staged
-    # (dil4_b8, kws_b1).
+    # Stage channels_last input tiles in aligned scratch when that pays
+    # (_stage_pays).
     work.s_bytes = 0
-    if not channels_first and taps >= 5 and ((<uintptr_t>x) % 64 != 0
-                                             or (channels * sizeof(floating)) % 64 != 0):
+    if not channels_first and _stage_pays(<uintptr_t>x, channels * sizeof(floating), taps,
+                                          mult, stride, dilation):
         window = (tile - 1) * stride + (taps - 1) * dilation + 1
         if window > steps:
             window = steps
