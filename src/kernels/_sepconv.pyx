@@ -86,6 +86,7 @@ cdef extern from "microkernels.h":
     const char* SEPCONV_ISA
     const int SEPCONV_DEBUG
     void* sepconv_scratch(void* raw, size_t nbytes) noexcept nogil
+    bint SEPCONV_DW_REUSES(Py_ssize_t taps, Py_ssize_t stride, Py_ssize_t dilation) noexcept nogil
     void sepconv_prefetch_rows(const void* base, Py_ssize_t row_bytes, Py_ssize_t first,
                                Py_ssize_t last) noexcept nogil
     const char* sepconv_prefetch_ahead(const char* p, const char* end,
@@ -557,7 +558,7 @@ cdef inline bint _stage_pays(uintptr_t x, Py_ssize_t row_bytes, Py_ssize_t taps,
     # load crosses a line.
     if x % SEPCONV_VEC_BYTES == 0 and row_bytes % SEPCONV_VEC_BYTES == 0:
         return False
-    if SEPCONV_DW_TAPS and stride == 1 and dilation == 1 and taps >= SEPCONV_DW_TAPS + 3:
+    if SEPCONV_DW_REUSES(taps, stride, dilation):
         return False
     return mult * taps >= 12 * stride
 
@@ -590,8 +591,7 @@ cdef void _depthwise_steps_major(const floating* x, Py_ssize_t steps, Py_ssize_t
     # over the taps in order, skipping taps outside the input.
     # With ``stage`` (64-byte aligned, room for the tile's input window at
     # _stage_stride), the rows the tile reads are first copied there, so
-    # that every vector load is aligned: NumPy arrays are 16-byte aligned,
-    # and on Zen 4 a load across a cache line costs up to 13% of a call.
+    # that every vector load is aligned (when: _stage_pays).
     cdef Py_ssize_t width = channels * mult
     cdef Py_ssize_t nr = SEPCONV_NR_F32 if floating is float else SEPCONV_NR_F64
     cdef Py_ssize_t lanes = nr // 2
@@ -1041,7 +1041,8 @@ cdef void _participate(ForwardWork* work, sepconv_job* job, floating* dtype_tag)
     # arrays are cut from one block, each starting on a 64-byte line; a
     # block that fits in _STACK_SCRATCH bytes is on this thread's stack,
     # which saves a small call (tiny_b1: 16 steps, 8 channels) the
-    # allocator's time, about 5% of it.  Debug builds give each array an
+    # allocator's time, about 5% of it; a larger one is the block this
+    # thread kept from its last call (sepconv_scratch_take).  Debug builds give each array an
     # allocation of its own instead, so that AddressSanitizer sees a write
     # that runs past the end of one.
     cdef char local[_STACK_SCRATCH + 64]

@@ -65,6 +65,13 @@ static int omp_get_max_threads(void) { return 1; }
 #error "SEPCONV_DW_TAPS must be 0 or 4: the depthwise groups after the last full one are written for 4"
 #endif
 
+/* Whether a channels_last depthwise block of these taps, stride and
+   dilation sums its taps through the tap-reuse path (NAME##_reuse below);
+   the input staging rule (_stage_pays in _sepconv.pyx) asks too. */
+#define SEPCONV_DW_REUSES(taps, stride, dilation)                             \
+    (SEPCONV_DW_TAPS != 0 && (stride) == 1 && (dilation) == 1 &&              \
+     (taps) >= SEPCONV_DW_TAPS + 3)
+
 /* NR is two vectors wide. */
 #define SEPCONV_NR_F32 (2 * SEPCONV_VEC_BYTES / 4)
 #define SEPCONV_NR_F64 (2 * SEPCONV_VEC_BYTES / 8)
@@ -493,7 +500,7 @@ static inline void NAME##_reuse(const T* x, Py_ssize_t ldx, const T* w,       \
     SEPCONV_DW_STORE_VECS(d, ld, lo, hi, VT, LANES, VECS);                    \
 }
 #define SEPCONV_DW_REUSE(NAME, x, ldx, w, width, taps, stride, dilation, d, ld) \
-    if (stride == 1 && dilation == 1 && taps >= SEPCONV_DW_TAPS + 3) {         \
+    if (SEPCONV_DW_REUSES(taps, stride, dilation)) {                          \
         NAME##_reuse(x, ldx, w, width, taps, d, ld);                           \
         return;                                                                \
     }
