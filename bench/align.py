@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import sys
 import time
@@ -38,6 +37,7 @@ import numpy as np
 import sepconv
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ladder import cpu_name  # noqa: E402  (scripts beside this one)
 from peers import CASES, EXTRA_CASES, Problem, numpy_reference  # noqa: E402
 
 TOLERANCE = {"float32": 1e-4, "float64": 1e-9}
@@ -51,17 +51,6 @@ def placed(shape, dtype, line_offset, page_position):
     raw = np.empty(nbytes + 2 * 4096, np.uint8)
     start = (-raw.ctypes.data) % 4096 + page_position + line_offset
     return raw[start:start + nbytes].view(dtype).reshape(shape)
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def placements(offsets):
@@ -152,7 +141,7 @@ def main(argv=None):
         ap.error(f"--offsets must be multiples of 8 in [0, 64), got {args.offsets!r}")
     labels = [label for label, _, _ in placements(offsets)][1:]
     rows = []
-    print(f"# {cpu_model()}, sepconv {sepconv.__version__}, level "
+    print(f"# {cpu_name()}, sepconv {sepconv.__version__}, level "
           f"{sepconv.functional.isa_level()}", flush=True)
     for name in names:
         for dtype in args.dtypes.split(","):
@@ -184,7 +173,7 @@ def main(argv=None):
               "placement over the aligned one's.")
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump({"cpu": cpu_model(), "version": sepconv.__version__,
+            json.dump({"cpu": cpu_name(), "version": sepconv.__version__,
                        "level": sepconv.functional.isa_level(), "copies": args.copies,
                        "seconds": args.seconds, "rows": rows}, fh, indent=1)
     return 0
