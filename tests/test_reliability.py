@@ -303,8 +303,8 @@ def _rss_growth_over_short_lived_threads(layer, x):
 
 def test_scratch_kept_by_threads_is_freed_when_they_exit(level):
     # Each of 300 short-lived threads makes a call with 128-256 KiB of scratch:
-    # had each thread's block outlived it, RSS would grow by 40-75 MiB
-    # (measured with the key's destructor removed: 75-98 MiB).  The same churn
+    # had each thread's block outlived it, RSS would grow by 75-98 MiB
+    # (measured with the key's destructor removed).  The same churn
     # with a call whose scratch is a few hundred bytes is the control: what
     # the threads themselves cost (near 0 natively; under qemu-user, which
     # keeps some of each guest thread's memory, 93 MiB, against 95 MiB with the
