@@ -800,13 +800,15 @@ def test_channels_first_equals_channels_last_bitwise(level, dtype, taps, dilatio
     (64, 9, 1, 1, 1, "same"), (40, 33, 1, 1, 1, "same"), (24, 8, 2, 3, 2, "valid"),
     (7, 12, 3, 1, 3, "same"), (96, 8, 1, 50, 1, "same"), (128, 5, 1, 1, 1, "same"),
     (20, 6, 4, 2, 1, "valid"), (33, 4, 1, 1, 1, "same"), (64, 7, 1, 2, 4, "same"),
-    (50, 25, 2, 1, 1, "same"), (40, 13, 1, 1, 1, "valid")])
+    (50, 25, 2, 1, 1, "same"), (40, 13, 1, 1, 1, "valid"), (64, 8, 4, 1, 1, "valid"),
+    (64, 3, 2, 1, 2, "same"), (96, 9, 1, 1, 1, "valid"), (256, 10, 2, 1, 1, "same")])
 def test_results_do_not_depend_on_where_the_input_lies(level, dtype, channels, taps, strides,
                                                        dilation, mult, padding):
     # Where the kernel's rule says so (stages_input), misaligned
     # channels_last input is copied tile by tile into aligned scratch; other
-    # inputs are read where they lie.  The bits must be those of an aligned
-    # input either way.
+    # inputs are read where they lie, with the depthwise blocks shifted to
+    # the first channel on a vector boundary where rows are whole vectors
+    # (depthwise_lead).  The bits must be those of an aligned input always.
     rng = np.random.default_rng(channels + taps)
     batch, steps, filters = 2, 700, 40
     itemsize = np.dtype(dtype).itemsize
@@ -816,7 +818,7 @@ def test_results_do_not_depend_on_where_the_input_lies(level, dtype, channels, t
     values = rng.standard_normal((batch, steps, channels)).astype(dtype)
     values[0, ::97] = np.nan
     results = []
-    for offset in (0, itemsize, 16, 32, 48):
+    for offset in (0, itemsize, 16, 32, 48, 40 + itemsize):
         raw = np.zeros(values.size + 128 // itemsize, dtype)
         start = (-raw.ctypes.data % 64 + offset) // itemsize
         x = raw[start:start + values.size].reshape(values.shape)
@@ -863,3 +865,60 @@ def test_the_staging_rule(level):
     reuse = kernels.DW_TAPS > 0
     assert kernels.stages_input(line + off, 256, 33, 1, 1, 1) == (not reuse)
     assert kernels.stages_input(line + off, 256, 33, 1, 1, 2)       # dilated: no reuse
+
+
+def test_every_level_realigns_some_of_the_inputs_above(level):
+    # ... and covers the realigned blocks (every head and tail width) only
+    # if some unstaged cases there have a lead, at offsets of the test.
+    kernels = functional.kernel_module(level)
+    cases = [(64, 9, 1, 1, 1), (128, 5, 1, 1, 1), (64, 8, 4, 1, 1), (64, 3, 2, 1, 2),
+             (96, 9, 1, 1, 1), (256, 10, 2, 1, 1)]
+    for dtype in (np.float32, np.float64):
+        itemsize = np.dtype(dtype).itemsize
+        leads = set()
+        for offset in (itemsize, 16, 32, 48, 40 + itemsize):
+            for channels, taps, strides, dilation, mult in cases:
+                address = 64 * 1000 + offset
+                if kernels.stages_input(address, channels * itemsize, taps, mult, strides,
+                                        dilation):
+                    continue
+                lead = kernels.depthwise_lead(address, channels, itemsize, taps, strides)
+                if lead:
+                    leads.add(lead)
+        lanes = kernels.VEC_BYTES // itemsize
+        if kernels.VEC_BYTES < 64:   # only 64-byte vectors are realigned
+            assert not leads
+            continue
+        # a lead below, at and above half a vector
+        assert min(leads) <= lanes // 2 < max(leads), (dtype, sorted(leads))
+
+
+def test_the_realignment_rule(level):
+    # A lead is the first channel on a vector boundary, for rows of whole
+    # 64-byte vectors that start off one, from 8 vectors of channels and 5
+    # loads of each row (taps / stride) on.
+    kernels = functional.kernel_module(level)
+    vec = kernels.VEC_BYTES
+    line = 64 * 1000
+    if vec < 64:
+        for itemsize in (4, 8):
+            for off in range(itemsize, 64, itemsize):
+                assert kernels.depthwise_lead(line + off, 512, itemsize, 33, 1) == 0
+        return
+    for itemsize in (4, 8):
+        lanes = vec // itemsize
+        channels = 8 * lanes
+        assert kernels.depthwise_lead(line, channels, itemsize, 9, 1) == 0
+        assert kernels.depthwise_lead(line + vec, channels, itemsize, 9, 1) == 0
+        for off in range(itemsize, vec, itemsize):
+            lead = kernels.depthwise_lead(line + off, channels, itemsize, 5, 1)
+            assert (line + off + lead * itemsize) % vec == 0 and 0 < lead < lanes
+            assert kernels.depthwise_lead(line + off, channels, itemsize, 10, 2) == lead
+            # rows that are not whole vectors, fewer than 8 vectors, fewer
+            # than 5 loads per row
+            assert kernels.depthwise_lead(line + off, channels + 1, itemsize, 9, 1) == 0
+            assert kernels.depthwise_lead(line + off, channels - lanes, itemsize, 9, 1) == 0
+            assert kernels.depthwise_lead(line + off, channels, itemsize, 4, 1) == 0
+            assert kernels.depthwise_lead(line + off, channels, itemsize, 9, 2) == 0
+        # an address that is not a whole number of items past a boundary
+        assert kernels.depthwise_lead(line + 2, channels, itemsize, 9, 1) == 0

@@ -570,6 +570,84 @@ def stages_input(uintptr_t address, Py_ssize_t row_bytes, Py_ssize_t taps, Py_ss
     return bool(_stage_pays(address, row_bytes, taps, mult, stride, dilation))
 
 
+cdef inline Py_ssize_t _dw_lead(uintptr_t x, Py_ssize_t channels, Py_ssize_t itemsize,
+                                 Py_ssize_t taps, Py_ssize_t stride) noexcept nogil:
+    # The first channel whose loads start on a vector boundary, where the
+    # depthwise block realigns its channel blocks to it (0: it does not).
+    # Rows that are whole vectors but start off a boundary (NumPy puts big
+    # arrays 16 bytes past a page) are all off by the same amount, so blocks
+    # that start at channel ``lead`` load on boundaries in every row; the
+    # channels before it and the last ones take a narrower block each.  That
+    # costs up to one vector of multiply-adds per row and two more blocks
+    # than blocks from channel 0, so it pays only with 8 vectors of channels
+    # or more, each row loaded 5 times or more (taps / stride).  Zen 5, 1
+    # thread, x and out at 16 mod 64, new / old, interleaved (bench/ab.py),
+    # float32 / float64: quartz_b8 (33 taps, 256 channels) 0.96 / 0.93,
+    # quartz_b1 0.93 / 0.92, thru_b32 (5, 128) 0.97 / 0.98, audio_b1 (9,
+    # 128) 0.99 / 0.96; but where this rule leaves it out: long_b1 (9, 64)
+    # float32 1.01, s4k8_b8 (8 taps, stride 4) 1.01 / 1.02, dil4_b8 (3)
+    # 1.02 / 1.02, kws_b1 (3, 64) 1.03 / 1.04.  Vectors of 64 bytes only:
+    # with narrower ones at most every other load crosses a line, and at
+    # AVX2 (x at 16 mod 64) quartz_b8, audio_b1, long_b1 and thru_b32 came
+    # out 0.99-1.00, thru_b32 float32 once 1.035.
+    cdef Py_ssize_t lanes = SEPCONV_VEC_BYTES // itemsize
+    cdef Py_ssize_t off = <Py_ssize_t>(x % SEPCONV_VEC_BYTES)
+    if SEPCONV_VEC_BYTES < 64 or off == 0 or off % itemsize != 0 or (channels * itemsize) % SEPCONV_VEC_BYTES != 0:
+        return 0
+    if channels < 8 * lanes or taps < 5 * stride:
+        return 0
+    return lanes - off // itemsize
+
+
+def depthwise_lead(uintptr_t address, Py_ssize_t channels, Py_ssize_t itemsize,
+                   Py_ssize_t taps, Py_ssize_t stride):
+    """The channel at which an unstaged channels_last input at ``address``
+    has its depthwise blocks start (0: at channel 0; the kernel's own rule;
+    tests)."""
+    return _dw_lead(address, channels, itemsize, taps, stride)
+
+
+cdef inline void _dw_blocks_from_lead(const floating* src, Py_ssize_t steps, Py_ssize_t ldx,
+                                      Py_ssize_t origin, const floating* w, Py_ssize_t width,
+                                      Py_ssize_t channels, Py_ssize_t lead, Py_ssize_t taps,
+                                      Py_ssize_t stride, Py_ssize_t dilation,
+                                      Py_ssize_t first_pos, floating* d,
+                                      Py_ssize_t ld) noexcept nogil:
+    # One block row of one depthwise output group (w and d at its channel
+    # 0) with blocks from channel ``lead`` on (_dw_lead): a head over
+    # channels [0, lead), two-vector blocks (and one one-vector block) over
+    # [lead, channels - lanes + lead), whose loads are all on boundaries, and
+    # a tail over the rest.  Head and tail are half a vector wide where that
+    # covers them (and half a vector has at least two lanes), one vector
+    # otherwise, and overlap the blocks beside them, which give the same
+    # bits there (every block sums the same taps in the same order).
+    cdef Py_ssize_t nr = SEPCONV_NR_F32 if floating is float else SEPCONV_NR_F64
+    cdef Py_ssize_t lanes = nr // 2
+    cdef Py_ssize_t lag = lanes - lead
+    cdef Py_ssize_t cb = lead
+    cdef Py_ssize_t end = channels - lag
+    if lanes >= 4 and lead <= lanes // 2:
+        _dw_narrow(src, steps, ldx, origin, w, width, taps, stride, dilation, first_pos, d, ld)
+    else:
+        _dw_block(src, steps, ldx, origin, w, width, taps, stride, dilation, first_pos, d, ld,
+                  True)
+    while cb + nr <= end:
+        _dw_block(src + cb, steps, ldx, origin, w + cb, width, taps, stride, dilation,
+                  first_pos, d + cb, ld, False)
+        cb += nr
+    if cb < end:
+        _dw_block(src + cb, steps, ldx, origin, w + cb, width, taps, stride, dilation,
+                  first_pos, d + cb, ld, True)
+    if lanes >= 4 and lag <= lanes // 2:
+        cb = channels - lanes // 2
+        _dw_narrow(src + cb, steps, ldx, origin, w + cb, width, taps, stride, dilation,
+                   first_pos, d + cb, ld)
+    else:
+        cb = channels - lanes
+        _dw_block(src + cb, steps, ldx, origin, w + cb, width, taps, stride, dilation,
+                  first_pos, d + cb, ld, True)
+
+
 cdef void _depthwise_steps_major(const floating* x, Py_ssize_t steps, Py_ssize_t channels,
                                  const floating* dw, Py_ssize_t taps, Py_ssize_t mult,
                                  Py_ssize_t stride, Py_ssize_t dilation, Py_ssize_t pad_left,
@@ -591,7 +669,9 @@ cdef void _depthwise_steps_major(const floating* x, Py_ssize_t steps, Py_ssize_t
     # over the taps in order, skipping taps outside the input.
     # With ``stage`` (64-byte aligned, room for the tile's input window at
     # _stage_stride), the rows the tile reads are first copied there, so
-    # that every vector load is aligned (when: _stage_pays).
+    # that every vector load is aligned (when: _stage_pays).  Without it,
+    # rows that are whole vectors but start off a vector boundary take blocks
+    # realigned to the first channel on one (_dw_lead).
     cdef Py_ssize_t width = channels * mult
     cdef Py_ssize_t nr = SEPCONV_NR_F32 if floating is float else SEPCONV_NR_F64
     cdef Py_ssize_t lanes = nr // 2
@@ -629,6 +709,8 @@ cdef void _depthwise_steps_major(const floating* x, Py_ssize_t steps, Py_ssize_t
         narrow = channels - lanes // 2   # and one at channel 0 when narrow > 0
     cdef Py_ssize_t reach = (taps - 1) * dilation - pad_left + 1
     cdef Py_ssize_t ahead
+    cdef Py_ssize_t lead = 0 if stage != NULL else _dw_lead(<uintptr_t>x, channels,
+                                                            sizeof(floating), taps, stride)
     for block in range(rows // SEPCONV_DW_ROWS):
         r = block * SEPCONV_DW_ROWS
         if stage == NULL and taps < 8:
@@ -646,6 +728,11 @@ cdef void _depthwise_steps_major(const floating* x, Py_ssize_t steps, Py_ssize_t
                 sepconv_prefetch_rows(x, channels * sizeof(floating), lo, hi)
         first_pos = (t0 + r) * stride - pad_left
         for m in range(mult):
+            if lead > 0:
+                _dw_blocks_from_lead(src, steps, ldx, origin, dw + m * channels, width,
+                                     channels, lead, taps, stride, dilation, first_pos,
+                                     d + r * ld + m * channels, ld)
+                continue
             for chunk in range(full // nr):
                 cb = chunk * nr
                 _dw_block(src + cb, steps, ldx, origin, dw + m * channels + cb, width, taps,
