@@ -219,6 +219,37 @@ def test_a_narrow_last_panel_gives_the_bits_of_a_full_one(level, dtype, channels
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("activation, use_bias", [("relu", True), ("tanh", True), (None, False)])
+def test_a_tiles_last_rows_give_the_bits_of_full_blocks(level, dtype, activation, use_bias):
+    # The rows of a tile's last, partial block of MR rows go through the C
+    # tile in MR-row micro-kernel calls (MR / 2 rows or more) or one row at a
+    # time; either way each output is the same chain of multiply-adds as in a
+    # full block.  A sequence whose outputs are whole blocks, cut to each
+    # remainder: the cut outputs are exactly its first ones.  300 depthwise
+    # outputs (two KC blocks of the sum), 1.75 panels of filters (a partial
+    # panel), 1 and 2 threads.
+    kernels = functional.kernel_module(level)
+    mr = kernels.MR
+    nr = kernels.NR["float32" if dtype == np.float32 else "float64"]
+    taps = 3
+    rng = np.random.default_rng(31)
+    x, dw, pw, b = _case(rng, batch=2, steps=5 * mr + taps - 1, channels=150, mult=2,
+                         filters=nr + 3 * nr // 4, taps=taps, dtype=dtype, bias=use_bias)
+    assert 150 * 2 > kernels.KC
+    whole = separable_conv1d(x, dw, pw, b, activation=activation, num_threads=1, isa=level)
+    assert whole.shape[1] == 5 * mr
+    expected = separable_conv1d_reference(
+        x, dw, pw, b, activation=activations.get(activation) if activation else None)
+    _assert_close(whole, expected, dtype)
+    for rem in range(mr):
+        n = 3 * mr + rem
+        for threads in (1, 2):
+            cut = separable_conv1d(x[:, :n + taps - 1], dw, pw, b, activation=activation,
+                                   num_threads=threads, isa=level)
+            assert np.array_equal(cut, whole[:, :n]), (rem, threads)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("strides", [1, 2])
 def test_channel_counts_around_the_depthwise_blocks(level, dtype, strides):
     # The channels_last depthwise loop takes blocks two vectors wide; the

@@ -918,6 +918,16 @@ cdef void _tile_channels_last(const floating* x, Py_ssize_t steps, Py_ssize_t ch
     cdef bint misaligned = ((<uintptr_t>ytile) % 64 != 0
                             or (filters * sizeof(floating)) % 64 != 0)
     cdef bint rows_outer
+    # A last, partial block of MR / 2 rows or more goes through the C tile
+    # whole, in MR-row micro-kernel calls (the rows past the output are
+    # summed and never read; the depthwise block wrote every row of the
+    # tile): a 1-row call is one chain of dependent multiply-adds per vector,
+    # bound by the FMA latency.  Zen 5, 1 thread, AVX-512, new / old
+    # (bench/ab.py), float32 / float64: k8same_b2 (301 steps, 5 rows left)
+    # 0.95 / 0.95, s4k8_b8 (1,023 outputs, 7 left) 0.97 / 1.00, c100_b4 (300
+    # steps in tiles of 120, 120 and 60: 4 left) 0.98 / 0.98, c40_b1 0.99 /
+    # 0.98; c512_b4 (none left) 1.00 / 1.01.  AVX2 (MR 6): 0.98-1.01.
+    cdef bint block_rows = valid - full_rows >= SEPCONV_MR // 2
     if pf != NULL and full_rows > 0:
         # [pf, pf_end): the next item's input, a share of it prefetched
         # after each micro-kernel call on a full MR block.
@@ -957,10 +967,10 @@ cdef void _tile_channels_last(const floating* x, Py_ssize_t steps, Py_ssize_t ch
             rb = r * SEPCONV_MR
             if rb >= valid:
                 continue   # rows past the output: nothing reads them
-            if rb >= full_rows:
-                # The last, partial block: its valid rows one at a time
-                # (the others are never needed), the last block of the
-                # sum of a full panel straight into y.
+            if rb >= full_rows and not block_rows:
+                # The last, partial block, of fewer than MR / 2 rows: its
+                # valid rows one at a time (the others are never needed),
+                # the last block of the sum of a full panel straight into y.
                 for i in range(rb, valid):
                     if last and p < full_panels:
                         out = ytile + i * filters + p * nr
@@ -978,7 +988,7 @@ cdef void _tile_channels_last(const floating* x, Py_ssize_t steps, Py_ssize_t ch
                         _micro_row_store(kc, d + i * ld + kb, pw + (p * width + kb) * nr,
                                          nr, out, kb == 0, out, bias, 0, ACT_LINEAR)
                 continue
-            if pf_lines:
+            if pf_lines and rb < full_rows:
                 pf = sepconv_prefetch_ahead(pf, pf_end, pf_lines)
             if last and p < full_panels and rb < full_rows:
                 # Stored straight into y even when y is misaligned: going
@@ -1005,6 +1015,10 @@ cdef void _tile_channels_last(const floating* x, Py_ssize_t steps, Py_ssize_t ch
                 _micro_kernel(kc, d + rb * ld + kb, ld, 1,
                               pw + (p * width + kb) * nr, nr,
                               ctile + rb * filters_pad + p * nr, filters_pad, kb == 0)
+    if block_rows:   # the partial block's full panels, from the C tile
+        for r in range(full_rows, valid):
+            _store_row(ytile + r * filters, ctile + r * filters_pad, full_panels * nr, bias, 1,
+                       use_bias, act)
     if full_panels * nr < filters:   # the last, partial panel of filters
         c0 = full_panels * nr
         for r in range(valid):
