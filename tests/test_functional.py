@@ -225,7 +225,8 @@ def test_a_tiles_last_rows_give_the_bits_of_full_blocks(level, dtype, activation
     # tile in MR-row micro-kernel calls (MR / 2 rows or more) or one row at a
     # time; either way each output is the same chain of multiply-adds as in a
     # full block.  A sequence whose outputs are whole blocks, cut to each
-    # remainder: the cut outputs are exactly its first ones.  300 depthwise
+    # remainder: the cut outputs are exactly its first ones, bit for bit
+    # (with a NaN and an infinity in the input of those rows).  300 depthwise
     # outputs (two KC blocks of the sum), 1.75 panels of filters (a partial
     # panel), 1 and 2 threads.
     kernels = functional.kernel_module(level)
@@ -241,12 +242,17 @@ def test_a_tiles_last_rows_give_the_bits_of_full_blocks(level, dtype, activation
     expected = separable_conv1d_reference(
         x, dw, pw, b, activation=activations.get(activation) if activation else None)
     _assert_close(whole, expected, dtype)
+    x[0, 3 * mr + 1, 7] = np.nan
+    x[1, 3 * mr + 2, 9] = np.inf
+    whole = separable_conv1d(x, dw, pw, b, activation=activation, num_threads=1, isa=level)
+    assert np.isnan(whole[0, 3 * mr]).any() and np.isnan(whole[1, 3 * mr + 2]).any()
+    bits = np.uint32 if dtype == np.float32 else np.uint64
     for rem in range(mr):
         n = 3 * mr + rem
         for threads in (1, 2):
             cut = separable_conv1d(x[:, :n + taps - 1], dw, pw, b, activation=activation,
                                    num_threads=threads, isa=level)
-            assert np.array_equal(cut, whole[:, :n]), (rem, threads)
+            assert np.array_equal(cut.view(bits), whole[:, :n].view(bits)), (rem, threads)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -592,7 +592,9 @@ cdef inline Py_ssize_t _dw_lead(uintptr_t x, Py_ssize_t channels, Py_ssize_t ite
     # out 0.99-1.00, thru_b32 float32 once 1.035.
     cdef Py_ssize_t lanes = SEPCONV_VEC_BYTES // itemsize
     cdef Py_ssize_t off = <Py_ssize_t>(x % SEPCONV_VEC_BYTES)
-    if SEPCONV_VEC_BYTES < 64 or off == 0 or off % itemsize != 0 or (channels * itemsize) % SEPCONV_VEC_BYTES != 0:
+    if SEPCONV_VEC_BYTES < 64 or off == 0 or off % itemsize != 0:
+        return 0
+    if (channels * itemsize) % SEPCONV_VEC_BYTES != 0:
         return 0
     if channels < 8 * lanes or taps < 5 * stride:
         return 0
