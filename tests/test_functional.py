@@ -220,6 +220,56 @@ def test_a_narrow_last_panel_gives_the_bits_of_a_full_one(level, dtype, channels
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("activation, use_bias", [("relu", True), ("tanh", True), (None, False)])
+def test_a_masked_last_panel_writes_its_filters_and_nothing_past_them(level, dtype, activation,
+                                                                      use_bias):
+    # The last, partial panel of filters is stored straight into the
+    # layer's output under a lane mask (AVX2, AVX-512) or lane by lane: its
+    # row of the output ends where the mask does, and after the last row
+    # comes whatever the caller keeps there.  out= is a view that ends 64
+    # bytes before the end of a buffer full of a sentinel: every tail width
+    # of the panel, a rows-outer order (out off a line) and the panel order,
+    # one and two KC blocks of the sum, 1 and 2 threads; each call's bits
+    # are the first F outputs of the layer padded to whole panels, and the
+    # sentinel past the view is untouched.
+    kernels = functional.kernel_module(level)
+    nr = kernels.NR["float32" if dtype == np.float32 else "float64"]
+    itemsize = np.dtype(dtype).itemsize
+    bits = np.uint32 if dtype == np.float32 else np.uint64
+    sentinel = np.array(-12345.5, dtype).view(bits)
+    rng = np.random.default_rng(47)
+    act = activations.get(activation) if activation else None
+    for channels in (5, kernels.KC // 2 + 7):
+        x, dw, pw, b = _case(rng, batch=2, steps=4 * kernels.MR + 2, channels=channels,
+                             mult=2, filters=2 * nr, taps=3, dtype=dtype, bias=use_bias)
+        padded = separable_conv1d(x, dw, pw, b, padding="valid", activation=activation,
+                                  num_threads=1, isa=level)
+        for tail in range(1, nr):
+            filters = nr + tail
+            cut_b = None if b is None else b[:filters]
+            expected = padded[..., :filters]
+            if tail in (1, nr // 2 + 1, nr - 1):
+                reference = separable_conv1d_reference(x, dw, pw[..., :filters], cut_b,
+                                                       activation=act)
+                _assert_close(expected, reference, dtype)
+            for offset in (0, 16):
+                nbytes = expected.size * itemsize
+                raw = np.empty(nbytes + offset + 192, np.uint8)
+                start = (-raw.ctypes.data) % 64 + offset
+                buffer = raw[start:].view(bits)
+                buffer[...] = sentinel
+                out = buffer[:expected.size].view(dtype).reshape(expected.shape)
+                for threads in (1, 2):
+                    out[...] = np.nan
+                    separable_conv1d(x, dw, pw[..., :filters], cut_b, padding="valid",
+                                     activation=activation, out=out, num_threads=threads,
+                                     isa=level)
+                    assert np.array_equal(out.view(bits), expected.view(bits)), (
+                        channels, tail, offset, threads)
+                    assert (buffer[expected.size:] == sentinel).all(), (channels, tail, offset)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("activation, use_bias", [("relu", True), ("tanh", True), (None, False)])
 def test_a_tiles_last_rows_give_the_bits_of_full_blocks(level, dtype, activation, use_bias):
     # The rows of a tile's last, partial block of MR rows go through the C
     # tile in MR-row micro-kernel calls (MR / 2 rows or more) or one row at a

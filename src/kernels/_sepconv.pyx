@@ -139,11 +139,11 @@ cdef extern from "microkernels.h":
     void sepconv_micro_store_f32 "SEPCONV_F32_GEMM_STORE" (
         Py_ssize_t kc, const float* a, Py_ssize_t a_row, Py_ssize_t a_col, const float* b,
         Py_ssize_t b_row, const float* c, Py_ssize_t c_row, int first, float* out,
-        Py_ssize_t out_row, const float* bias, int bias_mode, int act) noexcept nogil
+        Py_ssize_t out_row, const float* bias, int bias_mode, int act, int cols) noexcept nogil
     void sepconv_micro_store_f64 "SEPCONV_F64_GEMM_STORE" (
         Py_ssize_t kc, const double* a, Py_ssize_t a_row, Py_ssize_t a_col, const double* b,
         Py_ssize_t b_row, const double* c, Py_ssize_t c_row, int first, double* out,
-        Py_ssize_t out_row, const double* bias, int bias_mode, int act) noexcept nogil
+        Py_ssize_t out_row, const double* bias, int bias_mode, int act, int cols) noexcept nogil
     void sepconv_dw_cf_block_f32 "SEPCONV_F32_DWCONV_CF" (
         const float* const* rows, Py_ssize_t steps, const float* w, Py_ssize_t width,
         Py_ssize_t taps, Py_ssize_t dilation, Py_ssize_t first_pos, float* d,
@@ -155,11 +155,11 @@ cdef extern from "microkernels.h":
     void sepconv_micro_row_f32 "SEPCONV_F32_GEMM_ROW" (
         Py_ssize_t kc, const float* a, Py_ssize_t a_row, Py_ssize_t a_col, const float* b,
         Py_ssize_t b_row, const float* c, Py_ssize_t c_row, int first, float* out,
-        Py_ssize_t out_row, const float* bias, int bias_mode, int act) noexcept nogil
+        Py_ssize_t out_row, const float* bias, int bias_mode, int act, int cols) noexcept nogil
     void sepconv_micro_row_f64 "SEPCONV_F64_GEMM_ROW" (
         Py_ssize_t kc, const double* a, Py_ssize_t a_row, Py_ssize_t a_col, const double* b,
         Py_ssize_t b_row, const double* c, Py_ssize_t c_row, int first, double* out,
-        Py_ssize_t out_row, const double* bias, int bias_mode, int act) noexcept nogil
+        Py_ssize_t out_row, const double* bias, int bias_mode, int act, int cols) noexcept nogil
     # One vector wide (microkernels.h), accumulating as SEPCONV_*_GEMM does;
     # 3q: one and a half vectors, q: half a vector (gemm_quarters levels).
     void sepconv_micro_half_f32 "SEPCONV_F32_GEMM_HALF" (
@@ -198,6 +198,32 @@ cdef extern from "microkernels.h":
     void sepconv_micro_row_q_f64 "SEPCONV_F64_GEMM_ROW_Q" (
         Py_ssize_t kc, const double* a, Py_ssize_t a_row, Py_ssize_t a_col, const double* b,
         Py_ssize_t b_row, double* c, Py_ssize_t c_row, int first) noexcept nogil
+    # The storing kernels of the last panel of filters: cols (fewer than
+    # the kernel's columns) are written to out, under a lane mask.
+    void sepconv_micro_half_store_f32 "SEPCONV_F32_GEMM_HALF_STORE" (
+        Py_ssize_t kc, const float* a, Py_ssize_t a_row, Py_ssize_t a_col, const float* b,
+        Py_ssize_t b_row, const float* c, Py_ssize_t c_row, int first, float* out,
+        Py_ssize_t out_row, const float* bias, int bias_mode, int act, int cols) noexcept nogil
+    void sepconv_micro_3q_store_f32 "SEPCONV_F32_GEMM_3Q_STORE" (
+        Py_ssize_t kc, const float* a, Py_ssize_t a_row, Py_ssize_t a_col, const float* b,
+        Py_ssize_t b_row, const float* c, Py_ssize_t c_row, int first, float* out,
+        Py_ssize_t out_row, const float* bias, int bias_mode, int act, int cols) noexcept nogil
+    void sepconv_micro_q_store_f32 "SEPCONV_F32_GEMM_Q_STORE" (
+        Py_ssize_t kc, const float* a, Py_ssize_t a_row, Py_ssize_t a_col, const float* b,
+        Py_ssize_t b_row, const float* c, Py_ssize_t c_row, int first, float* out,
+        Py_ssize_t out_row, const float* bias, int bias_mode, int act, int cols) noexcept nogil
+    void sepconv_micro_half_store_f64 "SEPCONV_F64_GEMM_HALF_STORE" (
+        Py_ssize_t kc, const double* a, Py_ssize_t a_row, Py_ssize_t a_col, const double* b,
+        Py_ssize_t b_row, const double* c, Py_ssize_t c_row, int first, double* out,
+        Py_ssize_t out_row, const double* bias, int bias_mode, int act, int cols) noexcept nogil
+    void sepconv_micro_3q_store_f64 "SEPCONV_F64_GEMM_3Q_STORE" (
+        Py_ssize_t kc, const double* a, Py_ssize_t a_row, Py_ssize_t a_col, const double* b,
+        Py_ssize_t b_row, const double* c, Py_ssize_t c_row, int first, double* out,
+        Py_ssize_t out_row, const double* bias, int bias_mode, int act, int cols) noexcept nogil
+    void sepconv_micro_q_store_f64 "SEPCONV_F64_GEMM_Q_STORE" (
+        Py_ssize_t kc, const double* a, Py_ssize_t a_row, Py_ssize_t a_col, const double* b,
+        Py_ssize_t b_row, const double* c, Py_ssize_t c_row, int first, double* out,
+        Py_ssize_t out_row, const double* bias, int bias_mode, int act, int cols) noexcept nogil
     void sepconv_micro_f64 "SEPCONV_F64_GEMM" (Py_ssize_t kc, const double* a, Py_ssize_t a_row, Py_ssize_t a_col,
                            const double* b, Py_ssize_t b_row, double* c, Py_ssize_t c_row,
                            int first) noexcept nogil
@@ -364,10 +390,10 @@ cdef inline void _micro_kernel_store(Py_ssize_t kc,
     cdef int simple = act if act <= ACT_LEAKY_RELU else ACT_LINEAR
     if floating is float:
         sepconv_micro_store_f32(kc, a, a_row, a_col, b, b_row, c, c_row, first, out, out_row,
-                                bias, bias_mode, simple)
+                                bias, bias_mode, simple, SEPCONV_NR_F32)
     else:
         sepconv_micro_store_f64(kc, a, a_row, a_col, b, b_row, c, c_row, first, out, out_row,
-                                bias, bias_mode, simple)
+                                bias, bias_mode, simple, SEPCONV_NR_F64)
 
 
 cdef inline void _micro_row_store(Py_ssize_t kc, const floating* a, const floating* b,
@@ -378,10 +404,10 @@ cdef inline void _micro_row_store(Py_ssize_t kc, const floating* a, const floati
     cdef int simple = act if act <= ACT_LEAKY_RELU else ACT_LINEAR
     if floating is float:
         sepconv_micro_row_f32(kc, a, 0, 1, b, b_row, c, 0, first, out, 0, bias, bias_mode,
-                              simple)
+                              simple, SEPCONV_NR_F32)
     else:
         sepconv_micro_row_f64(kc, a, 0, 1, b, b_row, c, 0, first, out, 0, bias, bias_mode,
-                              simple)
+                              simple, SEPCONV_NR_F64)
 
 
 cdef inline void _micro_kernel_half(Py_ssize_t kc, const floating* a, Py_ssize_t a_row,
@@ -440,6 +466,43 @@ cdef inline void _micro_row_tail(int quarters, Py_ssize_t kc, const floating* a,
             sepconv_micro_row_3q_f64(kc, a, 0, 1, b, b_row, c, 0, first)
         else:
             sepconv_micro_row_q_f64(kc, a, 0, 1, b, b_row, c, 0, first)
+
+
+cdef inline void _micro_tail_store(int quarters, Py_ssize_t kc, const floating* a,
+                                   Py_ssize_t a_row, const floating* b, Py_ssize_t b_row,
+                                   const floating* c, Py_ssize_t c_row, bint first,
+                                   floating* out, Py_ssize_t out_row, const floating* bias,
+                                   int bias_mode, int act, int cols) noexcept nogil:
+    # _micro_kernel_store for the last, partial panel of filters, ``quarters``
+    # quarters of NR wide (as _micro_kernel_tail), writing its ``cols``
+    # columns of out (cols < NR) and nothing past them.
+    cdef int simple = act if act <= ACT_LEAKY_RELU else ACT_LINEAR
+    if floating is float:
+        if quarters == 4:
+            sepconv_micro_store_f32(kc, a, a_row, 1, b, b_row, c, c_row, first, out, out_row,
+                                    bias, bias_mode, simple, cols)
+        elif quarters == 3:
+            sepconv_micro_3q_store_f32(kc, a, a_row, 1, b, b_row, c, c_row, first, out,
+                                       out_row, bias, bias_mode, simple, cols)
+        elif quarters == 2:
+            sepconv_micro_half_store_f32(kc, a, a_row, 1, b, b_row, c, c_row, first, out,
+                                         out_row, bias, bias_mode, simple, cols)
+        else:
+            sepconv_micro_q_store_f32(kc, a, a_row, 1, b, b_row, c, c_row, first, out,
+                                      out_row, bias, bias_mode, simple, cols)
+    else:
+        if quarters == 4:
+            sepconv_micro_store_f64(kc, a, a_row, 1, b, b_row, c, c_row, first, out, out_row,
+                                    bias, bias_mode, simple, cols)
+        elif quarters == 3:
+            sepconv_micro_3q_store_f64(kc, a, a_row, 1, b, b_row, c, c_row, first, out,
+                                       out_row, bias, bias_mode, simple, cols)
+        elif quarters == 2:
+            sepconv_micro_half_store_f64(kc, a, a_row, 1, b, b_row, c, c_row, first, out,
+                                         out_row, bias, bias_mode, simple, cols)
+        else:
+            sepconv_micro_q_store_f64(kc, a, a_row, 1, b, b_row, c, c_row, first, out,
+                                      out_row, bias, bias_mode, simple, cols)
 
 
 cdef inline int _tail_quarters(Py_ssize_t filters, Py_ssize_t nr) noexcept nogil:
@@ -895,9 +958,9 @@ cdef void _tile_channels_last(const floating* x, Py_ssize_t steps, Py_ssize_t ch
                               floating* stage, const char* pf,
                               const char* pf_end, bint pf_out) noexcept nogil:
     # Blocks of MR valid steps x NR filters inside the output take their
-    # last KC block through the storing micro-kernel, straight into y; the
-    # edges (the last partial panel of filters, the rows past the last full
-    # MR block) go through the C tile and the scalar epilogue.
+    # last KC block through the storing micro-kernel, straight into y (the
+    # last, partial panel of filters under a lane mask); the rows past the
+    # last full MR block go through the C tile and the scalar epilogue.
     cdef Py_ssize_t width = channels * mult
     cdef Py_ssize_t nr = SEPCONV_NR_F32 if floating is float else SEPCONV_NR_F64
     cdef Py_ssize_t panels = (filters + nr - 1) // nr
@@ -1008,6 +1071,19 @@ cdef void _tile_channels_last(const floating* x, Py_ssize_t steps, Py_ssize_t ch
                 if act > ACT_LEAKY_RELU:
                     for i in range(SEPCONV_MR):
                         _activate(out + i * filters, nr, act)
+            elif last and rb < full_rows:
+                # The last, partial panel of filters, its last block stored
+                # straight into y under a lane mask: no pass over the C tile
+                # afterwards.
+                out = ytile + rb * filters + p * nr
+                _micro_tail_store(tail_quarters, kc, d + rb * ld + kb, ld,
+                                  pw + (p * width + kb) * nr, nr,
+                                  ctile + rb * filters_pad + p * nr, filters_pad, kb == 0,
+                                  out, filters, bias + p * nr, 1 if use_bias else 0, act,
+                                  <int>(filters - p * nr))
+                if act > ACT_LEAKY_RELU:
+                    for i in range(SEPCONV_MR):
+                        _activate(out + i * filters, filters - p * nr, act)
             elif narrow:
                 _micro_kernel_tail(tail_quarters, kc, d + rb * ld + kb, ld,
                                    pw + (p * width + kb) * nr, nr,
@@ -1021,9 +1097,9 @@ cdef void _tile_channels_last(const floating* x, Py_ssize_t steps, Py_ssize_t ch
         for r in range(full_rows, valid):
             _store_row(ytile + r * filters, ctile + r * filters_pad, full_panels * nr, bias, 1,
                        use_bias, act)
-    if full_panels * nr < filters:   # the last, partial panel of filters
+    if full_panels * nr < filters:   # the partial panel's rows past the full blocks
         c0 = full_panels * nr
-        for r in range(valid):
+        for r in range(full_rows, valid):
             _store_row(ytile + r * filters + c0, ctile + r * filters_pad + c0,
                        filters - c0, bias + c0, 1, use_bias, act)
 

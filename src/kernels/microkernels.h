@@ -257,16 +257,65 @@ SEPCONV_DEFINE_ACT(sepconv_act_vd, double, sepconv_vd, sepconv_vdi)
 SEPCONV_DEFINE_ACT(sepconv_act_vf_half, float, sepconv_vf_half, sepconv_vfi_half)
 SEPCONV_DEFINE_ACT(sepconv_act_vd_half, double, sepconv_vd_half, sepconv_vdi_half)
 
+/* put(out, v, n): the first n lanes of v (0 < n <= lanes) to out, nothing
+   past them: the last, partial panel of filters stored straight into the
+   layer's output, whose row ends there (the next row, or the end of the
+   array).  AVX-512 and AVX2 store under a lane mask (masked-off lanes
+   neither write nor fault); other levels copy lane by lane. */
+#if SEPCONV_VEC_BYTES >= 32 && (defined(__x86_64__) || defined(__i386__))
+#include <immintrin.h>
+#endif
+#if SEPCONV_VEC_BYTES == 64 && (defined(__x86_64__) || defined(__i386__))
+static inline void sepconv_put_vf(float* out, sepconv_vf v, int n) {
+    _mm512_mask_storeu_ps(out, (__mmask16)((1u << n) - 1u), (__m512)v);
+}
+static inline void sepconv_put_vf_half(float* out, sepconv_vf_half v, int n) {
+    _mm256_mask_storeu_ps(out, (__mmask8)((1u << n) - 1u), (__m256)v);
+}
+static inline void sepconv_put_vd(double* out, sepconv_vd v, int n) {
+    _mm512_mask_storeu_pd(out, (__mmask8)((1u << n) - 1u), (__m512d)v);
+}
+static inline void sepconv_put_vd_half(double* out, sepconv_vd_half v, int n) {
+    _mm256_mask_storeu_pd(out, (__mmask8)((1u << n) - 1u), (__m256d)v);
+}
+#elif SEPCONV_VEC_BYTES == 32 && (defined(__x86_64__) || defined(__i386__))
+static inline void sepconv_put_vf(float* out, sepconv_vf v, int n) {
+    __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    _mm256_maskstore_ps(out, _mm256_cmpgt_epi32(_mm256_set1_epi32(n), lane), (__m256)v);
+}
+static inline void sepconv_put_vf_half(float* out, sepconv_vf_half v, int n) {
+    __m128i lane = _mm_setr_epi32(0, 1, 2, 3);
+    _mm_maskstore_ps(out, _mm_cmpgt_epi32(_mm_set1_epi32(n), lane), (__m128)v);
+}
+static inline void sepconv_put_vd(double* out, sepconv_vd v, int n) {
+    __m256i lane = _mm256_setr_epi64x(0, 1, 2, 3);
+    _mm256_maskstore_pd(out, _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), lane), (__m256d)v);
+}
+static inline void sepconv_put_vd_half(double* out, sepconv_vd_half v, int n) {
+    out[0] = v[0];   /* two lanes */
+    if (n > 1) out[1] = v[1];
+}
+#else
+#define SEPCONV_DEFINE_PUT(NAME, T, VT)                                       \
+static inline void NAME(T* out, VT v, int n) {                               \
+    for (int j = 0; j < n; ++j) out[j] = v[j];                               \
+}
+SEPCONV_DEFINE_PUT(sepconv_put_vf, float, sepconv_vf)
+SEPCONV_DEFINE_PUT(sepconv_put_vf_half, float, sepconv_vf_half)
+SEPCONV_DEFINE_PUT(sepconv_put_vd, double, sepconv_vd)
+SEPCONV_DEFINE_PUT(sepconv_put_vd_half, double, sepconv_vd_half)
+#endif
+
 /* STORE: ROWS rows (MR, or 1 for the rows of a tile's last partial block)
    x COLS columns: a vector of type VLO, then (HI) one of type VHI: two full
    vectors, or for the last panel of filters one full and one half vector,
    one vector, or one half vector (see below). */
-#define SEPCONV_DEFINE_STORE(STORE, ROWS, COLS, HI, T, VLO, VHI, ACTLO, ACTHI)   \
+#define SEPCONV_DEFINE_STORE(STORE, ROWS, COLS, HI, T, VLO, VHI, ACTLO, ACTHI, PUTLO, PUTHI) \
 static inline void STORE(Py_ssize_t kc, const T* a, Py_ssize_t a_row,          \
                          Py_ssize_t a_col, const T* b, Py_ssize_t b_row,      \
                          const T* c, Py_ssize_t c_row, int first,             \
                          T* out, Py_ssize_t out_row, const T* bias,           \
-                         int bias_mode, int act) {                            \
+                         int bias_mode, int act, int cols) {                  \
     enum { LANES = sizeof(VLO) / sizeof(T) };  /* where the VHI part starts */ \
     VLO lo[ROWS];                                                              \
     VHI hi[ROWS];                                                              \
@@ -308,21 +357,32 @@ static inline void STORE(Py_ssize_t kc, const T* a, Py_ssize_t a_row,          \
             hi[i] = ACTHI(hi[i], act);                                         \
         }                                                                      \
     }                                                                          \
-    _Pragma("GCC unroll 16")                                                   \
-    for (int i = 0; i < ROWS; ++i) {                                           \
-        memcpy(out + i * out_row, &lo[i], sizeof(VLO));                        \
-        if (HI) memcpy(out + i * out_row + LANES, &hi[i], sizeof(VHI));        \
+    if (cols >= (int)(COLS)) {                                                 \
+        _Pragma("GCC unroll 16")                                               \
+        for (int i = 0; i < ROWS; ++i) {                                       \
+            memcpy(out + i * out_row, &lo[i], sizeof(VLO));                    \
+            if (HI) memcpy(out + i * out_row + LANES, &hi[i], sizeof(VHI));    \
+        }                                                                      \
+    } else if (HI && cols > LANES) {                                           \
+        _Pragma("GCC unroll 16")                                               \
+        for (int i = 0; i < ROWS; ++i) {                                       \
+            memcpy(out + i * out_row, &lo[i], sizeof(VLO));                    \
+            PUTHI(out + i * out_row + LANES, hi[i], cols - LANES);             \
+        }                                                                      \
+    } else {                                                                   \
+        _Pragma("GCC unroll 16")                                               \
+        for (int i = 0; i < ROWS; ++i) PUTLO(out + i * out_row, lo[i], cols);  \
     }                                                                          \
 }
 #else
 /* Other compilers: the same computation as plain loops. */
-#define SEPCONV_DEFINE_STORE(STORE, ROWS, COLS, HI, T, VLO, VHI, ACTLO, ACTHI)   \
+#define SEPCONV_DEFINE_STORE(STORE, ROWS, COLS, HI, T, VLO, VHI, ACTLO, ACTHI, PUTLO, PUTHI) \
 static inline void STORE(Py_ssize_t kc, const T* a, Py_ssize_t a_row,          \
                          Py_ssize_t a_col, const T* b, Py_ssize_t b_row,      \
                          const T* c, Py_ssize_t c_row, int first,             \
                          T* out, Py_ssize_t out_row, const T* bias,           \
-                         int bias_mode, int act) {                            \
-    const int nr = (int)(COLS);                                                \
+                         int bias_mode, int act, int cols) {                  \
+    const int nr = cols < (int)(COLS) ? cols : (int)(COLS);                    \
     for (int i = 0; i < ROWS; ++i)                                             \
         for (int j = 0; j < nr; ++j) {                                         \
             T acc = first ? (T)0 : c[i * c_row + j];                           \
@@ -345,13 +405,13 @@ static inline void NAME(Py_ssize_t kc, const T* a, Py_ssize_t a_row,          \
                         Py_ssize_t a_col, const T* b, Py_ssize_t b_row,       \
                         T* c, Py_ssize_t c_row, int first) {                  \
     STORE(kc, a, a_row, a_col, b, b_row, c, c_row, first, c, c_row,           \
-          NULL, 0, SEPCONV_ACT_LINEAR);                                        \
+          NULL, 0, SEPCONV_ACT_LINEAR, (int)SEPCONV_NR_MAX);                   \
 }
 
 SEPCONV_DEFINE_STORE(SEPCONV_F32_GEMM_STORE, SEPCONV_MR, SEPCONV_NR_F32, 1, float, sepconv_vf, sepconv_vf,
-                     sepconv_act_vf, sepconv_act_vf)
+                     sepconv_act_vf, sepconv_act_vf, sepconv_put_vf, sepconv_put_vf)
 SEPCONV_DEFINE_STORE(SEPCONV_F64_GEMM_STORE, SEPCONV_MR, SEPCONV_NR_F64, 1, double, sepconv_vd, sepconv_vd,
-                     sepconv_act_vd, sepconv_act_vd)
+                     sepconv_act_vd, sepconv_act_vd, sepconv_put_vd, sepconv_put_vd)
 SEPCONV_DEFINE_MICRO(SEPCONV_F32_GEMM, SEPCONV_F32_GEMM_STORE, float)
 SEPCONV_DEFINE_MICRO(SEPCONV_F64_GEMM, SEPCONV_F64_GEMM_STORE, double)
 
@@ -360,9 +420,9 @@ SEPCONV_DEFINE_MICRO(SEPCONV_F64_GEMM, SEPCONV_F64_GEMM_STORE, double)
    each element is the same chain of multiply-adds, in the same order, as in
    the MR-row kernel, so the bits are the same. */
 SEPCONV_DEFINE_STORE(SEPCONV_F32_GEMM_ROW, 1, SEPCONV_NR_F32, 1, float, sepconv_vf, sepconv_vf,
-                     sepconv_act_vf, sepconv_act_vf)
+                     sepconv_act_vf, sepconv_act_vf, sepconv_put_vf, sepconv_put_vf)
 SEPCONV_DEFINE_STORE(SEPCONV_F64_GEMM_ROW, 1, SEPCONV_NR_F64, 1, double, sepconv_vd, sepconv_vd,
-                     sepconv_act_vd, sepconv_act_vd)
+                     sepconv_act_vd, sepconv_act_vd, sepconv_put_vd, sepconv_put_vd)
 
 /* The same two shapes one vector wide, accumulating into C (NAME's
    contract), for the last panel of filters when it is at most half full
@@ -372,13 +432,13 @@ SEPCONV_DEFINE_STORE(SEPCONV_F64_GEMM_ROW, 1, SEPCONV_NR_F64, 1, double, sepconv
    Each element's chain is the one of the two-vector kernels, so the bits
    are the same. */
 SEPCONV_DEFINE_STORE(SEPCONV_F32_GEMM_HALF_STORE, SEPCONV_MR, SEPCONV_NR_F32 / 2, 0, float, sepconv_vf,
-                     sepconv_vf, sepconv_act_vf, sepconv_act_vf)
+                     sepconv_vf, sepconv_act_vf, sepconv_act_vf, sepconv_put_vf, sepconv_put_vf)
 SEPCONV_DEFINE_STORE(SEPCONV_F64_GEMM_HALF_STORE, SEPCONV_MR, SEPCONV_NR_F64 / 2, 0, double, sepconv_vd,
-                     sepconv_vd, sepconv_act_vd, sepconv_act_vd)
+                     sepconv_vd, sepconv_act_vd, sepconv_act_vd, sepconv_put_vd, sepconv_put_vd)
 SEPCONV_DEFINE_STORE(SEPCONV_F32_GEMM_ROW_HALF_STORE, 1, SEPCONV_NR_F32 / 2, 0, float, sepconv_vf,
-                     sepconv_vf, sepconv_act_vf, sepconv_act_vf)
+                     sepconv_vf, sepconv_act_vf, sepconv_act_vf, sepconv_put_vf, sepconv_put_vf)
 SEPCONV_DEFINE_STORE(SEPCONV_F64_GEMM_ROW_HALF_STORE, 1, SEPCONV_NR_F64 / 2, 0, double, sepconv_vd,
-                     sepconv_vd, sepconv_act_vd, sepconv_act_vd)
+                     sepconv_vd, sepconv_act_vd, sepconv_act_vd, sepconv_put_vd, sepconv_put_vd)
 SEPCONV_DEFINE_MICRO(SEPCONV_F32_GEMM_HALF, SEPCONV_F32_GEMM_HALF_STORE, float)
 SEPCONV_DEFINE_MICRO(SEPCONV_F64_GEMM_HALF, SEPCONV_F64_GEMM_HALF_STORE, double)
 SEPCONV_DEFINE_MICRO(SEPCONV_F32_GEMM_ROW_HALF, SEPCONV_F32_GEMM_ROW_HALF_STORE, float)
@@ -394,21 +454,21 @@ SEPCONV_DEFINE_MICRO(SEPCONV_F64_GEMM_ROW_HALF, SEPCONV_F64_GEMM_ROW_HALF_STORE,
    measured).  The same chains, so the same bits.  The kernels used
    accumulate into C: that panel goes through the C tile. */
 SEPCONV_DEFINE_STORE(SEPCONV_F32_GEMM_3Q_STORE, SEPCONV_MR, SEPCONV_NR_F32 * 3 / 4, 1, float, sepconv_vf,
-                     sepconv_vf_half, sepconv_act_vf, sepconv_act_vf_half)
+                     sepconv_vf_half, sepconv_act_vf, sepconv_act_vf_half, sepconv_put_vf, sepconv_put_vf_half)
 SEPCONV_DEFINE_STORE(SEPCONV_F64_GEMM_3Q_STORE, SEPCONV_MR, SEPCONV_NR_F64 * 3 / 4, 1, double, sepconv_vd,
-                     sepconv_vd_half, sepconv_act_vd, sepconv_act_vd_half)
+                     sepconv_vd_half, sepconv_act_vd, sepconv_act_vd_half, sepconv_put_vd, sepconv_put_vd_half)
 SEPCONV_DEFINE_STORE(SEPCONV_F32_GEMM_ROW_3Q_STORE, 1, SEPCONV_NR_F32 * 3 / 4, 1, float, sepconv_vf,
-                     sepconv_vf_half, sepconv_act_vf, sepconv_act_vf_half)
+                     sepconv_vf_half, sepconv_act_vf, sepconv_act_vf_half, sepconv_put_vf, sepconv_put_vf_half)
 SEPCONV_DEFINE_STORE(SEPCONV_F64_GEMM_ROW_3Q_STORE, 1, SEPCONV_NR_F64 * 3 / 4, 1, double, sepconv_vd,
-                     sepconv_vd_half, sepconv_act_vd, sepconv_act_vd_half)
+                     sepconv_vd_half, sepconv_act_vd, sepconv_act_vd_half, sepconv_put_vd, sepconv_put_vd_half)
 SEPCONV_DEFINE_STORE(SEPCONV_F32_GEMM_Q_STORE, SEPCONV_MR, SEPCONV_NR_F32 / 4, 0, float, sepconv_vf_half,
-                     sepconv_vf_half, sepconv_act_vf_half, sepconv_act_vf_half)
+                     sepconv_vf_half, sepconv_act_vf_half, sepconv_act_vf_half, sepconv_put_vf_half, sepconv_put_vf_half)
 SEPCONV_DEFINE_STORE(SEPCONV_F64_GEMM_Q_STORE, SEPCONV_MR, SEPCONV_NR_F64 / 4, 0, double, sepconv_vd_half,
-                     sepconv_vd_half, sepconv_act_vd_half, sepconv_act_vd_half)
+                     sepconv_vd_half, sepconv_act_vd_half, sepconv_act_vd_half, sepconv_put_vd_half, sepconv_put_vd_half)
 SEPCONV_DEFINE_STORE(SEPCONV_F32_GEMM_ROW_Q_STORE, 1, SEPCONV_NR_F32 / 4, 0, float, sepconv_vf_half,
-                     sepconv_vf_half, sepconv_act_vf_half, sepconv_act_vf_half)
+                     sepconv_vf_half, sepconv_act_vf_half, sepconv_act_vf_half, sepconv_put_vf_half, sepconv_put_vf_half)
 SEPCONV_DEFINE_STORE(SEPCONV_F64_GEMM_ROW_Q_STORE, 1, SEPCONV_NR_F64 / 4, 0, double, sepconv_vd_half,
-                     sepconv_vd_half, sepconv_act_vd_half, sepconv_act_vd_half)
+                     sepconv_vd_half, sepconv_act_vd_half, sepconv_act_vd_half, sepconv_put_vd_half, sepconv_put_vd_half)
 SEPCONV_DEFINE_MICRO(SEPCONV_F32_GEMM_3Q, SEPCONV_F32_GEMM_3Q_STORE, float)
 SEPCONV_DEFINE_MICRO(SEPCONV_F64_GEMM_3Q, SEPCONV_F64_GEMM_3Q_STORE, double)
 SEPCONV_DEFINE_MICRO(SEPCONV_F32_GEMM_ROW_3Q, SEPCONV_F32_GEMM_ROW_3Q_STORE, float)
