@@ -228,9 +228,10 @@ def test_a_masked_last_panel_writes_its_filters_and_nothing_past_them(level, dty
     # comes whatever the caller keeps there.  out= is a view that ends 64
     # bytes before the end of a buffer full of a sentinel: every tail width
     # of the panel, a rows-outer order (out off a line) and the panel order,
-    # one and two KC blocks of the sum, 1 and 2 threads; each call's bits
-    # are the first F outputs of the layer padded to whole panels, and the
-    # sentinel past the view is untouched.
+    # one and two KC blocks of the sum, 1 and 2 threads, five full row
+    # blocks (at tail_pairs levels two pairs and one alone); each call's
+    # bits are the first F outputs of the layer padded to whole panels, and
+    # the sentinel past the view is untouched.
     kernels = functional.kernel_module(level)
     nr = kernels.NR["float32" if dtype == np.float32 else "float64"]
     itemsize = np.dtype(dtype).itemsize
@@ -239,7 +240,7 @@ def test_a_masked_last_panel_writes_its_filters_and_nothing_past_them(level, dty
     rng = np.random.default_rng(47)
     act = activations.get(activation) if activation else None
     for channels in (5, kernels.KC // 2 + 7):
-        x, dw, pw, b = _case(rng, batch=2, steps=4 * kernels.MR + 2, channels=channels,
+        x, dw, pw, b = _case(rng, batch=2, steps=5 * kernels.MR + 2, channels=channels,
                              mult=2, filters=2 * nr, taps=3, dtype=dtype, bias=use_bias)
         padded = separable_conv1d(x, dw, pw, b, padding="valid", activation=activation,
                                   num_threads=1, isa=level)

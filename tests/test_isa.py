@@ -37,10 +37,14 @@ def test_register_blocking_fits_the_rules(level):
     # 2*MR accumulators + 2 B vectors + 1 broadcast within the register file.
     registers = 32 if level.name == "avx512" or level.arch == "aarch64" else 16
     assert 2 * level.mr + 3 <= registers
+    # tail_pairs: 2*MR one-vector accumulators + 1 B vector + 1 broadcast.
+    assert not level.tail_pairs or 2 * level.mr + 2 <= registers
     assert level.nr(4) == 2 * level.vec_bytes // 4 and level.nr(8) == level.nr(4) // 2
     macros = dict(level.macros())
     assert macros["SEPCONV_LEVEL"] == level.name
     assert int(macros["SEPCONV_MR"]) == level.mr
+    assert int(macros["SEPCONV_MR2"]) == 2 * level.mr
+    assert macros["SEPCONV_TAIL_PAIRS"] == ("1" if level.tail_pairs else "0")
 
 
 def test_x86_levels_gate_on_the_features_their_flags_enable():
@@ -89,9 +93,9 @@ def test_dispatch_reads_the_table_for_this_machine():
         kernels = dispatch.load(name)
         assert kernels.__name__ == row.module
         assert (kernels.ISA, kernels.MR, kernels.DW_ROWS, kernels.DW_TAPS, kernels.VEC_BYTES,
-                kernels.GEMM_QUARTERS, kernels.ROWS_OUTER) == (
+                kernels.GEMM_QUARTERS, kernels.ROWS_OUTER, kernels.TAIL_PAIRS) == (
                     row.name, row.mr, row.dw_rows, row.dw_taps, row.vec_bytes,
-                    row.gemm_quarters, row.rows_outer)
+                    row.gemm_quarters, row.rows_outer, row.tail_pairs)
         assert kernels.NR == {"float32": row.nr(4), "float64": row.nr(8)}
 
 
@@ -111,6 +115,8 @@ def test_info_names_the_register_blocking():
     assert ("panel in quarters" in text.getvalue()) == row.gemm_quarters
     assert info["kernel"]["ROWS_OUTER"] == row.rows_outer
     assert ("row block by row block" in text.getvalue()) == row.rows_outer
+    assert info["kernel"]["TAIL_PAIRS"] == row.tail_pairs
+    assert (f"one-vector one {2 * row.mr} rows a call" in text.getvalue()) == row.tail_pairs
     assert info["isa"]["description"] == row.description
     assert info["isa"]["architecture"] == dispatch.ARCHITECTURE
 

@@ -103,6 +103,7 @@ cdef extern from "microkernels.h":
     enum: SEPCONV_DW_TAPS
     enum: SEPCONV_GEMM_QUARTERS
     enum: SEPCONV_ROWS_OUTER
+    enum: SEPCONV_TAIL_PAIRS
     void sepconv_micro_f32 "SEPCONV_F32_GEMM" (Py_ssize_t kc, const float* a, Py_ssize_t a_row, Py_ssize_t a_col,
                            const float* b, Py_ssize_t b_row, float* c, Py_ssize_t c_row,
                            int first) noexcept nogil
@@ -224,6 +225,21 @@ cdef extern from "microkernels.h":
         Py_ssize_t kc, const double* a, Py_ssize_t a_row, Py_ssize_t a_col, const double* b,
         Py_ssize_t b_row, const double* c, Py_ssize_t c_row, int first, double* out,
         Py_ssize_t out_row, const double* bias, int bias_mode, int act, int cols) noexcept nogil
+    # The one-vector kernels over two row blocks (tail_pairs levels).
+    void sepconv_micro_pair_f32 "SEPCONV_F32_GEMM_PAIR" (
+        Py_ssize_t kc, const float* a, Py_ssize_t a_row, Py_ssize_t a_col, const float* b,
+        Py_ssize_t b_row, float* c, Py_ssize_t c_row, int first) noexcept nogil
+    void sepconv_micro_pair_f64 "SEPCONV_F64_GEMM_PAIR" (
+        Py_ssize_t kc, const double* a, Py_ssize_t a_row, Py_ssize_t a_col, const double* b,
+        Py_ssize_t b_row, double* c, Py_ssize_t c_row, int first) noexcept nogil
+    void sepconv_micro_pair_store_f32 "SEPCONV_F32_GEMM_PAIR_STORE" (
+        Py_ssize_t kc, const float* a, Py_ssize_t a_row, Py_ssize_t a_col, const float* b,
+        Py_ssize_t b_row, const float* c, Py_ssize_t c_row, int first, float* out,
+        Py_ssize_t out_row, const float* bias, int bias_mode, int act, int cols) noexcept nogil
+    void sepconv_micro_pair_store_f64 "SEPCONV_F64_GEMM_PAIR_STORE" (
+        Py_ssize_t kc, const double* a, Py_ssize_t a_row, Py_ssize_t a_col, const double* b,
+        Py_ssize_t b_row, const double* c, Py_ssize_t c_row, int first, double* out,
+        Py_ssize_t out_row, const double* bias, int bias_mode, int act, int cols) noexcept nogil
     void sepconv_micro_f64 "SEPCONV_F64_GEMM" (Py_ssize_t kc, const double* a, Py_ssize_t a_row, Py_ssize_t a_col,
                            const double* b, Py_ssize_t b_row, double* c, Py_ssize_t c_row,
                            int first) noexcept nogil
@@ -265,6 +281,7 @@ DW_ROWS = SEPCONV_DW_ROWS
 DW_TAPS = SEPCONV_DW_TAPS
 GEMM_QUARTERS = bool(SEPCONV_GEMM_QUARTERS)
 ROWS_OUTER = bool(SEPCONV_ROWS_OUTER)
+TAIL_PAIRS = bool(SEPCONV_TAIL_PAIRS)
 VEC_BYTES = SEPCONV_VEC_BYTES
 DEBUG = bool(SEPCONV_DEBUG)
 #: Outputs larger than this (bytes, one call) are prefetched line by line
@@ -503,6 +520,28 @@ cdef inline void _micro_tail_store(int quarters, Py_ssize_t kc, const floating* 
         else:
             sepconv_micro_q_store_f64(kc, a, a_row, 1, b, b_row, c, c_row, first, out,
                                       out_row, bias, bias_mode, simple, cols)
+
+
+cdef inline void _micro_pair(Py_ssize_t kc, const floating* a, Py_ssize_t a_row,
+                             const floating* b, Py_ssize_t b_row, floating* c,
+                             Py_ssize_t c_row, bint first, bint store, floating* out,
+                             Py_ssize_t out_row, const floating* bias, int bias_mode,
+                             int act, int cols) noexcept nogil:
+    # The one-vector last panel over two row blocks (tail_pairs levels):
+    # into C, or (store) its last KC block into out as _micro_tail_store.
+    cdef int simple = act if act <= ACT_LEAKY_RELU else ACT_LINEAR
+    if floating is float:
+        if store:
+            sepconv_micro_pair_store_f32(kc, a, a_row, 1, b, b_row, c, c_row, first, out,
+                                         out_row, bias, bias_mode, simple, cols)
+        else:
+            sepconv_micro_pair_f32(kc, a, a_row, 1, b, b_row, c, c_row, first)
+    else:
+        if store:
+            sepconv_micro_pair_store_f64(kc, a, a_row, 1, b, b_row, c, c_row, first, out,
+                                         out_row, bias, bias_mode, simple, cols)
+        else:
+            sepconv_micro_pair_f64(kc, a, a_row, 1, b, b_row, c, c_row, first)
 
 
 cdef inline int _tail_quarters(Py_ssize_t filters, Py_ssize_t nr) noexcept nogil:
@@ -959,8 +998,10 @@ cdef void _tile_channels_last(const floating* x, Py_ssize_t steps, Py_ssize_t ch
                               const char* pf_end, bint pf_out) noexcept nogil:
     # Blocks of MR valid steps x NR filters inside the output take their
     # last KC block through the storing micro-kernel, straight into y (the
-    # last, partial panel of filters under a lane mask); the rows past the
-    # last full MR block go through the C tile and the scalar epilogue.
+    # last, partial panel of filters under a lane mask, and at tail_pairs
+    # levels two row blocks a call when it is one vector wide); the rows
+    # past the last full MR block go through the C tile and the scalar
+    # epilogue.
     cdef Py_ssize_t width = channels * mult
     cdef Py_ssize_t nr = SEPCONV_NR_F32 if floating is float else SEPCONV_NR_F64
     cdef Py_ssize_t panels = (filters + nr - 1) // nr
@@ -977,6 +1018,7 @@ cdef void _tile_channels_last(const floating* x, Py_ssize_t steps, Py_ssize_t ch
     # The last panel only as wide as it needs (_tail_quarters).
     cdef int tail_quarters = _tail_quarters(filters, nr)
     cdef bint narrow
+    cdef bint pairs = SEPCONV_TAIL_PAIRS and tail_quarters == 2
     cdef Py_ssize_t pf_lines = 0
     cdef Py_ssize_t blocks = tile // SEPCONV_MR
     cdef Py_ssize_t pr
@@ -1055,6 +1097,21 @@ cdef void _tile_channels_last(const floating* x, Py_ssize_t steps, Py_ssize_t ch
                 continue
             if pf_lines and rb < full_rows:
                 pf = sepconv_prefetch_ahead(pf, pf_end, pf_lines)
+            if pairs and narrow and rb < full_rows:
+                # Full row blocks 2j and 2j + 1 of a one-vector last panel
+                # in one call (tail_pairs); an odd last one goes on below.
+                if r % 2:
+                    continue   # done with the block before it
+                if rb + SEPCONV_MR < full_rows:
+                    out = ytile + rb * filters + p * nr
+                    _micro_pair(kc, d + rb * ld + kb, ld, pw + (p * width + kb) * nr, nr,
+                                ctile + rb * filters_pad + p * nr, filters_pad, kb == 0,
+                                last, out, filters, bias + p * nr, 1 if use_bias else 0,
+                                act, <int>(filters - p * nr))
+                    if last and act > ACT_LEAKY_RELU:
+                        for i in range(2 * SEPCONV_MR):
+                            _activate(out + i * filters, filters - p * nr, act)
+                    continue
             if last and p < full_panels and rb < full_rows:
                 # Stored straight into y even when y is misaligned: going
                 # through the C tile and copying was measured slower on

@@ -16,6 +16,8 @@
  *                      quarters of NR (half vectors), 0: in halves
  *   SEPCONV_ROWS_OUTER 1: the last KC block into rows of y that are not
  *                      whole lines runs row block by row block
+ *   SEPCONV_TAIL_PAIRS 1: a one-vector last panel of filters runs two row
+ *                      blocks a call (SEPCONV_MR2 = 2 x MR rows)
  *   SEPCONV_DEBUG      1 in SEPCONV_DEBUG=1 builds: poisoned scratch
  * The source never looks at __AVX2__/__FMA__ itself: MSVC, for one, defines
  * __AVX2__ for /arch:AVX2 but never __FMA__.  A compile without these
@@ -50,6 +52,9 @@ static int omp_get_max_threads(void) { return 1; }
 #endif
 #ifndef SEPCONV_ROWS_OUTER
 #define SEPCONV_ROWS_OUTER 0
+#endif
+#ifndef SEPCONV_TAIL_PAIRS
+#define SEPCONV_TAIL_PAIRS 0
 #endif
 #ifndef SEPCONV_DEBUG
 #define SEPCONV_DEBUG 0
@@ -424,13 +429,12 @@ SEPCONV_DEFINE_STORE(SEPCONV_F32_GEMM_ROW, 1, SEPCONV_NR_F32, 1, float, sepconv_
 SEPCONV_DEFINE_STORE(SEPCONV_F64_GEMM_ROW, 1, SEPCONV_NR_F64, 1, double, sepconv_vd, sepconv_vd,
                      sepconv_act_vd, sepconv_act_vd, sepconv_put_vd, sepconv_put_vd)
 
-/* The same two shapes one vector wide, accumulating into C (NAME's
-   contract), for the last panel of filters when it is at most half full
-   (72 filters at AVX-512 float32: panels of 32, 32 and 8; that panel always
-   goes through the C tile and the scalar epilogue): the packed panel is
-   still NR wide (its rows b_row = NR apart), these read its first half.
-   Each element's chain is the one of the two-vector kernels, so the bits
-   are the same. */
+/* The same two shapes one vector wide, storing and accumulating into C
+   (NAME's contract), for the last panel of filters when it is at most half
+   full (72 filters at AVX-512 float32: panels of 32, 32 and 8): the packed
+   panel is still NR wide (its rows b_row = NR apart), these read its first
+   half.  Each element's chain is the one of the two-vector kernels, so the
+   bits are the same. */
 SEPCONV_DEFINE_STORE(SEPCONV_F32_GEMM_HALF_STORE, SEPCONV_MR, SEPCONV_NR_F32 / 2, 0, float, sepconv_vf,
                      sepconv_vf, sepconv_act_vf, sepconv_act_vf, sepconv_put_vf, sepconv_put_vf)
 SEPCONV_DEFINE_STORE(SEPCONV_F64_GEMM_HALF_STORE, SEPCONV_MR, SEPCONV_NR_F64 / 2, 0, double, sepconv_vd,
@@ -443,6 +447,30 @@ SEPCONV_DEFINE_MICRO(SEPCONV_F32_GEMM_HALF, SEPCONV_F32_GEMM_HALF_STORE, float)
 SEPCONV_DEFINE_MICRO(SEPCONV_F64_GEMM_HALF, SEPCONV_F64_GEMM_HALF_STORE, double)
 SEPCONV_DEFINE_MICRO(SEPCONV_F32_GEMM_ROW_HALF, SEPCONV_F32_GEMM_ROW_HALF_STORE, float)
 SEPCONV_DEFINE_MICRO(SEPCONV_F64_GEMM_ROW_HALF, SEPCONV_F64_GEMM_ROW_HALF_STORE, double)
+
+/* PAIR: the one-vector shape over two row blocks (2 x MR rows) at once, for
+   levels whose ISA table sets tail_pairs (AVX2): MR one-vector chains (6)
+   are fewer than two 4-cycle FMA pipes need (8), 2 x MR are enough; 12
+   accumulators + 1 B vector + 1 broadcast fit 16 registers.  The same
+   chains, so the same bits.  Elsewhere the names stand for the MR-row
+   kernels and are never called. */
+#if SEPCONV_TAIL_PAIRS
+#define SEPCONV_F32_GEMM_PAIR SEPCONV_PASTE(sepconv_f32_gemm_, SEPCONV_MR2, x1v__, SEPCONV_LEVEL)
+#define SEPCONV_F64_GEMM_PAIR SEPCONV_PASTE(sepconv_f64_gemm_, SEPCONV_MR2, x1v__, SEPCONV_LEVEL)
+#define SEPCONV_F32_GEMM_PAIR_STORE SEPCONV_PASTE(sepconv_f32_gemm_, SEPCONV_MR2, x1v_minmax__, SEPCONV_LEVEL)
+#define SEPCONV_F64_GEMM_PAIR_STORE SEPCONV_PASTE(sepconv_f64_gemm_, SEPCONV_MR2, x1v_minmax__, SEPCONV_LEVEL)
+SEPCONV_DEFINE_STORE(SEPCONV_F32_GEMM_PAIR_STORE, 2 * SEPCONV_MR, SEPCONV_NR_F32 / 2, 0, float, sepconv_vf,
+                     sepconv_vf, sepconv_act_vf, sepconv_act_vf, sepconv_put_vf, sepconv_put_vf)
+SEPCONV_DEFINE_STORE(SEPCONV_F64_GEMM_PAIR_STORE, 2 * SEPCONV_MR, SEPCONV_NR_F64 / 2, 0, double, sepconv_vd,
+                     sepconv_vd, sepconv_act_vd, sepconv_act_vd, sepconv_put_vd, sepconv_put_vd)
+SEPCONV_DEFINE_MICRO(SEPCONV_F32_GEMM_PAIR, SEPCONV_F32_GEMM_PAIR_STORE, float)
+SEPCONV_DEFINE_MICRO(SEPCONV_F64_GEMM_PAIR, SEPCONV_F64_GEMM_PAIR_STORE, double)
+#else
+#define SEPCONV_F32_GEMM_PAIR SEPCONV_F32_GEMM_HALF
+#define SEPCONV_F64_GEMM_PAIR SEPCONV_F64_GEMM_HALF
+#define SEPCONV_F32_GEMM_PAIR_STORE SEPCONV_F32_GEMM_HALF_STORE
+#define SEPCONV_F64_GEMM_PAIR_STORE SEPCONV_F64_GEMM_HALF_STORE
+#endif
 
 /* Narrower still, for levels whose ISA table sets gemm_quarters (AVX-512):
    a last panel of filters at most three quarters full takes one full and

@@ -37,6 +37,14 @@ Both must fit the level's register file with room for the operands:
   levels keep panel by panel: their 16-byte stores never cross a line of a
   16-byte aligned output, and on Zen 4 the order measured within the
   noise there.
+  ``tail_pairs`` (AVX2): a last, partial panel of filters one vector wide
+  runs two row blocks per micro-kernel call (2 x MR = 12 rows, 12
+  accumulators) where both are full.  An MR-row call of one vector has
+  only 6 independent chains of multiply-adds, and a core with two FMA
+  pipes of 4 cycles' latency (Zen 3) needs 8 to keep them busy: on Zen 3
+  that panel cost as much as a full one (c100_b4: 112 filters 570 us, 120
+  and 128 both ~630).  AVX-512's MR=8 rows already give 8 chains, and the
+  baselines have no FMA; they keep one row block a call.
 * aarch64 (NEON is part of the baseline): 32 registers of 128 bits, so the
   AVX-512 shape, MR=8 with an 8-step depthwise block (16 accumulators + 2 B
   vectors + 8 A scalars: gcc 14 keeps each A in a register of its own and
@@ -63,11 +71,11 @@ class Level:
 
     __slots__ = ("name", "arch", "module", "description", "features", "gcc_flags",
                  "msvc_flags", "vec_bytes", "mr", "dw_rows", "probe", "dw_taps",
-                 "gemm_quarters", "rows_outer")
+                 "gemm_quarters", "rows_outer", "tail_pairs")
 
     def __init__(self, name, arch, module, description, features, gcc_flags, msvc_flags,
                  vec_bytes, mr, dw_rows, probe, dw_taps=0, gemm_quarters=False,
-                 rows_outer=False):
+                 rows_outer=False, tail_pairs=False):
         self.name = name                  # the value of SEPCONV_ISA / isa=
         self.arch = arch                  # "x86_64", "aarch64" or "generic"
         self.module = module              # the extension's import name
@@ -82,6 +90,7 @@ class Level:
         self.dw_taps = dw_taps            # taps a stride-1 depthwise block holds (0 or 4)
         self.gemm_quarters = bool(gemm_quarters)  # last filter panel in half vectors
         self.rows_outer = bool(rows_outer)  # misaligned y rows: row blocks outside
+        self.tail_pairs = bool(tail_pairs)  # one-vector last panel: 2 row blocks a call
         if mr % dw_rows:
             raise ValueError(f"level {name}/{arch}: dw_rows={dw_rows} must divide MR={mr}")
         if dw_taps not in (0, 4):
@@ -97,7 +106,9 @@ class Level:
                 ("SEPCONV_MR", str(self.mr)), ("SEPCONV_DW_ROWS", str(self.dw_rows)),
                 ("SEPCONV_DW_TAPS", str(self.dw_taps)),
                 ("SEPCONV_GEMM_QUARTERS", "1" if self.gemm_quarters else "0"),
-                ("SEPCONV_ROWS_OUTER", "1" if self.rows_outer else "0")]
+                ("SEPCONV_ROWS_OUTER", "1" if self.rows_outer else "0"),
+                ("SEPCONV_TAIL_PAIRS", "1" if self.tail_pairs else "0"),
+                ("SEPCONV_MR2", str(2 * self.mr))]
 
     def __repr__(self):
         return f"Level({self.name!r}, {self.arch!r}, MR={self.mr}, vec_bytes={self.vec_bytes})"
@@ -160,7 +171,7 @@ LEVELS = (
           gemm_quarters=True, rows_outer=True),
     Level("avx2", "x86_64", "sepconv._sepconv_avx2", "AVX2 + FMA", ("AVX2", "FMA3"),
           ("-mavx2", "-mfma"), ("/arch:AVX2", "/fp:contract"), 32, 6, 6, _AVX2_PROBE,
-          rows_outer=True),
+          rows_outer=True, tail_pairs=True),
     Level("baseline", "x86_64", "sepconv._sepconv", "x86-64 baseline (SSE2)", (),
           (), (), 16, 6, 2, _PLAIN_PROBE),
     Level("baseline", "aarch64", "sepconv._sepconv", "aarch64 baseline (NEON)", (),

@@ -44,6 +44,7 @@ def config_info():
                    "DW_ROWS": kernels.DW_ROWS, "DW_TAPS": kernels.DW_TAPS,
                    "GEMM_QUARTERS": kernels.GEMM_QUARTERS,
                    "ROWS_OUTER": kernels.ROWS_OUTER,
+                   "TAIL_PAIRS": kernels.TAIL_PAIRS,
                    "vector_bytes": kernels.VEC_BYTES},
         "openmp": bool(kernels.OPENMP),
         "threads": int(kernels.max_threads()),
@@ -92,6 +93,8 @@ def show_config(mode: str = "stdout", file: Optional[TextIO] = None) -> Optional
              f"{kernel['DW_TAPS'] + 3} taps" if kernel["DW_TAPS"] else "")
           + ("; last filter panel in quarters of NR" if kernel["GEMM_QUARTERS"]
              else "; last filter panel in halves of NR")
+          + (f" (a one-vector one {2 * kernel['MR']} rows a call)"
+             if kernel["TAIL_PAIRS"] else "")
           + ("; output rows off a line stored row block by row block"
              if kernel["ROWS_OUTER"] else ""), file=out)
     print(f"  OpenMP        : {'on' if info['openmp'] else 'off'}, "
