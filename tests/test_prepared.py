@@ -119,6 +119,72 @@ def test_prepared_call_takes_every_argument_form_python_does():
         assert shown in str(info.value)
 
 
+def test_the_layers_call_takes_every_argument_form_python_does():
+    # layer(...) is LayerCall.__call__ (C, no tuple-and-dict slot of a Python
+    # __call__): on the hot path and off it (the first call, which builds;
+    # training=True, which skips the prepared call), every form a Python
+    # `def f(inputs, training=None, *, out=None, num_threads=None)` takes
+    # gives the same bits, and every form it refuses is a TypeError naming
+    # what was wrong, with nothing written to out.
+    layer = _layer(*CONFIGS[0])
+    x = _input(layer)
+    twin = _layer(*CONFIGS[0])
+    twin.set_weights(layer.get_weights())
+    expected = twin(x)
+    assert layer._last is None and not layer._prepared   # never called
+    forms = [
+        lambda out: layer(x, out=out),                  # the first: builds the plan
+        lambda out: layer(x, out=out),                  # the hot path
+        lambda out: layer(x, None, out=out),
+        lambda out: layer(x, False, out=out, num_threads=1),
+        lambda out: layer(inputs=x, out=out),
+        lambda out: layer(out=out, inputs=x, training=False),
+        lambda out: layer(*[x], **{"".join(["o", "ut"]): out}),
+        lambda out: type(layer).__call__(layer, x, out=out),
+        lambda out: layer(x, training=True, out=out),   # off the hot path
+    ]
+    for form in forms:
+        out = np.full_like(expected, np.nan)
+        assert form(out) is out and np.array_equal(out, expected)
+    out = np.full_like(expected, np.nan)
+    bad = [
+        (lambda: layer(), "positional argument"),
+        (lambda: layer(x, None, out), "positional"),
+        (lambda: layer(x, output=out), "output"),
+        (lambda: layer(x, training=True, training_mode=True), "training_mode"),
+        (lambda: layer(x, out=out, inputs=x), "inputs"),
+    ]
+    for call, shown in bad:
+        with pytest.raises(TypeError) as info:
+            call()
+        assert shown in str(info.value)
+    assert np.isnan(out).all()
+
+
+def test_the_layers_call_can_be_overridden_and_patched():
+    # The call is a C type's slot, inherited as any method is: a subclass's
+    # own __call__ runs (and reaches the C one through super()), and a
+    # __call__ patched onto the class afterwards is the one that runs.
+    from unittest import mock
+
+    class Doubled(sepconv.SeparableConv1D):
+        def __call__(self, inputs, **kwargs):
+            return 2 * super().__call__(inputs, **kwargs)
+
+    layer = Doubled(8, 3, padding="same", activation="relu")
+    x = _input(_layer(*CONFIGS[0]))
+    plain = sepconv.SeparableConv1D.from_config(layer.get_config())
+    once = layer(x)           # builds the layer (and its weights) first
+    plain.build(x.shape)
+    plain.set_weights(layer.get_weights())
+    for _ in range(2):        # the second call goes through the prepared call
+        assert np.array_equal(layer(x), 2 * plain(x))
+    assert np.array_equal(once, 2 * plain(x))
+    with mock.patch.object(sepconv.SeparableConv1D, "__call__", return_value="patched"):
+        assert plain(x) == "patched"
+    assert np.array_equal(plain(x), once / 2)
+
+
 def test_prepared_calls_cannot_be_subclassed():
     # Vectorcall is set on the type itself; a subclass would not inherit it.
     layer = _layer(*CONFIGS[0])

@@ -31,6 +31,10 @@ from .conv_utils import normalize_int
 from .plan import ConvSpec, WeightSet, apply_activation
 from .precision import MIXED_POLICIES
 
+# The call (``layer(x, ...)``) is a C type's: see LayerCall.  Every kernel
+# module has the type; the baseline one is built on every machine.
+from ._sepconv import LayerCall  # noqa: E402  (after the package modules)
+
 __all__ = ["SeparableConv1D"]
 
 _LAYER_KWARGS = ("name", "dtype", "trainable", "input_shape", "batch_input_shape",
@@ -119,7 +123,7 @@ class _SpecField:
                              f"{self.name!r}: ...}}).")
 
 
-class SeparableConv1D:
+class SeparableConv1D(LayerCall):
     """Depthwise separable 1-D convolution, with Keras 3's arguments and semantics.
 
     A depthwise convolution of each input channel with ``depth_multiplier``
@@ -391,21 +395,11 @@ class SeparableConv1D:
             self._plans[key] = plan
         return plan
 
-    def __call__(self, inputs: Any, training: Optional[bool] = None, *,
-                 out: Optional[np.ndarray] = None,
-                 num_threads: Optional[int] = None) -> Any:
-        """Apply the layer to ``inputs``; builds it on the first call.
-
-        ``out`` is an optional preallocated output; ``num_threads`` defaults to
-        OpenMP's max threads (threadpoolctl controls it).
-        """
-        last = self._last
-        if last is not None and not training and self.activity_regularizer is None:
-            # The hot path: the last call's prepared call, if it takes these
-            # arguments as they are (Prepared.try_call checks, in C).
-            y = last.try_call(inputs, out, num_threads, functional._LEVEL)
-            if y is not None:
-                return y
+    def _call(self, inputs: Any, training: Optional[bool] = None, *,
+              out: Optional[np.ndarray] = None,
+              num_threads: Optional[int] = None) -> Any:
+        # ``layer(...)`` (LayerCall.__call__, in C) when the latest prepared
+        # call did not take the arguments as they are: everything else.
         if num_threads is None:
             threads = _max_threads()
             if threads > functional.MAX_THREADS:
