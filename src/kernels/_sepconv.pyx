@@ -1983,6 +1983,14 @@ cdef class LayerCall:
                 return y
         return self._call(inputs, training, out=out, num_threads=num_threads)
 
+    def __reduce_ex__(self, protocol):
+        # Protocols 0 and 1 rebuild a subclass of an extension type by
+        # calling the type on the object (copyreg's rule), which this one
+        # cannot do: every protocol takes protocol 2's path (the class's
+        # __new__, then the layer's __getstate__), which protocol 0 can
+        # write as well.
+        return object.__reduce_ex__(self, 2)
+
 
 # The def entry points are typed per dtype (not one fused def) so that a call
 # does not go through Cython's run-time signature dispatch: small problems
