@@ -161,6 +161,20 @@ def test_the_layers_call_takes_every_argument_form_python_does():
     assert np.isnan(out).all()
 
 
+def test_the_layers_call_and_class_keep_their_signatures():
+    # inspect cannot read a C slot's signature; the layer tells it the call's,
+    # and the class still shows its constructor's.
+    import inspect
+
+    layer = _layer(*CONFIGS[0])
+    call = inspect.signature(layer)
+    assert list(call.parameters) == ["inputs", "training", "out", "num_threads"]
+    assert call.parameters["out"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert call.parameters["training"].default is None
+    made = inspect.signature(sepconv.SeparableConv1D)
+    assert list(made.parameters)[:2] == ["filters", "kernel_size"]
+
+
 def test_the_layers_call_can_be_overridden_and_patched():
     # The call is a C type's slot, inherited as any method is: a subclass's
     # own __call__ runs (and reaches the C one through super()), and a

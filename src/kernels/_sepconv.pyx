@@ -1966,8 +1966,12 @@ cdef class LayerCall:
     pickling is the layer's (its ``__getstate__``).
     """
 
+    @cython.embedsignature(False)
     def __call__(self, inputs, training=None, *, out=None, num_threads=None):
-        """Apply the layer to ``inputs``; builds it on the first call.
+        """__call__($self, inputs, training=None, *, out=None, num_threads=None)
+--
+
+        Apply the layer to ``inputs``; builds it on the first call.
 
         ``out`` is an optional preallocated output; ``num_threads`` defaults
         to OpenMP's max threads (threadpoolctl controls it).

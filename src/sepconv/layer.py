@@ -10,6 +10,7 @@ snapshot.
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import threading
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -47,6 +48,19 @@ _KERAS_HINT = "pip install keras (plus a backend: torch, tensorflow or jax)"
 _max_threads = functional.kernel_module().max_threads
 _name_counter = itertools.count()
 _name_lock = threading.Lock()
+
+
+class _CallSignature:
+    """``inspect.signature(layer)``: its call's, which inspect cannot read from a C slot.
+
+    On the class it is None, so the class keeps its constructor's signature.
+    """
+
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            return None
+        method = inspect.signature(type(instance)._call)
+        return method.replace(parameters=list(method.parameters.values())[1:])
 
 
 def _is_dask_array(value):
@@ -394,6 +408,8 @@ class SeparableConv1D(LayerCall):
                 self._plans = {}
             self._plans[key] = plan
         return plan
+
+    __signature__ = _CallSignature()
 
     def _call(self, inputs: Any, training: Optional[bool] = None, *,
               out: Optional[np.ndarray] = None,
