@@ -45,6 +45,7 @@ def test_register_blocking_fits_the_rules(level):
     assert int(macros["SEPCONV_MR"]) == level.mr
     assert int(macros["SEPCONV_MR2"]) == 2 * level.mr
     assert macros["SEPCONV_TAIL_PAIRS"] == ("1" if level.tail_pairs else "0")
+    assert int(macros["SEPCONV_GEMM_UNROLL"]) == level.gemm_unroll in (1, 2, 4)
 
 
 def test_x86_levels_gate_on_the_features_their_flags_enable():
@@ -93,9 +94,10 @@ def test_dispatch_reads_the_table_for_this_machine():
         kernels = dispatch.load(name)
         assert kernels.__name__ == row.module
         assert (kernels.ISA, kernels.MR, kernels.DW_ROWS, kernels.DW_TAPS, kernels.VEC_BYTES,
-                kernels.GEMM_QUARTERS, kernels.ROWS_OUTER, kernels.TAIL_PAIRS) == (
+                kernels.GEMM_QUARTERS, kernels.ROWS_OUTER, kernels.TAIL_PAIRS,
+                kernels.GEMM_UNROLL) == (
                     row.name, row.mr, row.dw_rows, row.dw_taps, row.vec_bytes,
-                    row.gemm_quarters, row.rows_outer, row.tail_pairs)
+                    row.gemm_quarters, row.rows_outer, row.tail_pairs, row.gemm_unroll)
         assert kernels.NR == {"float32": row.nr(4), "float64": row.nr(8)}
 
 
@@ -116,6 +118,8 @@ def test_info_names_the_register_blocking():
     assert info["kernel"]["ROWS_OUTER"] == row.rows_outer
     assert ("row block by row block" in text.getvalue()) == row.rows_outer
     assert info["kernel"]["TAIL_PAIRS"] == row.tail_pairs
+    assert info["kernel"]["GEMM_UNROLL"] == row.gemm_unroll
+    assert (f"unrolled x{row.gemm_unroll}" in text.getvalue()) == (row.gemm_unroll > 1)
     assert (f"one-vector one {2 * row.mr} rows a call" in text.getvalue()) == row.tail_pairs
     assert info["isa"]["description"] == row.description
     assert info["isa"]["architecture"] == dispatch.ARCHITECTURE

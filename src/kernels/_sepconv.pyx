@@ -104,6 +104,7 @@ cdef extern from "microkernels.h":
     enum: SEPCONV_GEMM_QUARTERS
     enum: SEPCONV_ROWS_OUTER
     enum: SEPCONV_TAIL_PAIRS
+    enum: SEPCONV_GEMM_UNROLL
     void sepconv_micro_f32 "SEPCONV_F32_GEMM" (Py_ssize_t kc, const float* a, Py_ssize_t a_row, Py_ssize_t a_col,
                            const float* b, Py_ssize_t b_row, float* c, Py_ssize_t c_row,
                            int first) noexcept nogil
@@ -282,6 +283,7 @@ DW_TAPS = SEPCONV_DW_TAPS
 GEMM_QUARTERS = bool(SEPCONV_GEMM_QUARTERS)
 ROWS_OUTER = bool(SEPCONV_ROWS_OUTER)
 TAIL_PAIRS = bool(SEPCONV_TAIL_PAIRS)
+GEMM_UNROLL = SEPCONV_GEMM_UNROLL
 VEC_BYTES = SEPCONV_VEC_BYTES
 DEBUG = bool(SEPCONV_DEBUG)
 #: Outputs larger than this (bytes, one call) are prefetched line by line

@@ -18,6 +18,7 @@
  *                      whole lines runs row block by row block
  *   SEPCONV_TAIL_PAIRS 1: a one-vector last panel of filters runs two row
  *                      blocks a call (SEPCONV_MR2 = 2 x MR rows)
+ *   SEPCONV_GEMM_UNROLL times the micro-kernels' loop over k is unrolled
  *   SEPCONV_DEBUG      1 in SEPCONV_DEBUG=1 builds: poisoned scratch
  * The source never looks at __AVX2__/__FMA__ itself: MSVC, for one, defines
  * __AVX2__ for /arch:AVX2 but never __FMA__.  A compile without these
@@ -55,6 +56,9 @@ static int omp_get_max_threads(void) { return 1; }
 #endif
 #ifndef SEPCONV_TAIL_PAIRS
 #define SEPCONV_TAIL_PAIRS 0
+#endif
+#ifndef SEPCONV_GEMM_UNROLL
+#define SEPCONV_GEMM_UNROLL 1
 #endif
 #ifndef SEPCONV_DEBUG
 #define SEPCONV_DEBUG 0
@@ -332,6 +336,7 @@ static inline void STORE(Py_ssize_t kc, const T* a, Py_ssize_t a_row,          \
             if (HI) memcpy(&hi[i], c + i * c_row + LANES, sizeof(VHI));        \
         }                                                                      \
     }                                                                          \
+    _Pragma(SEPCONV_STRINGIFY(GCC unroll SEPCONV_GEMM_UNROLL))                 \
     for (Py_ssize_t k = 0; k < kc; ++k) {                                      \
         VLO b0;                                                                \
         VHI b1 = {0};                                                          \

@@ -45,6 +45,15 @@ Both must fit the level's register file with room for the operands:
   that panel cost as much as a full one (c100_b4: 112 filters 570 us, 120
   and 128 both ~630).  AVX-512's MR=8 rows already give 8 chains, and the
   baselines have no FMA; they keep one row block a call.
+  ``gemm_unroll`` (AVX2: 2): the micro-kernels' loop over k is unrolled
+  that many times (the same multiply-adds in the same order, so the same
+  bits).  Zen 3, 1 thread, bench/ab.py against the rolled loop, float32:
+  audio_b1 0.88-0.91, c40_b1 0.93, quartz_b8 0.94, long_b1 and s4k8_b8
+  0.94, c100_b4 0.94-0.96, quartz_b1 0.96, thru_b32 and c512_b4 0.97,
+  dil4_b8 and k8same_b2 0.99, tiny_b1 1.01; float64 0.95-0.98.  On Zen 5
+  a 4-fold unroll at AVX-512 was 1-3% faster at float32 and 6% slower on
+  float64 c512_b4, and 2-fold has not been timed there, so the other
+  levels keep 1.
 * aarch64 (NEON is part of the baseline): 32 registers of 128 bits, so the
   AVX-512 shape, MR=8 with an 8-step depthwise block (16 accumulators + 2 B
   vectors + 8 A scalars: gcc 14 keeps each A in a register of its own and
@@ -71,11 +80,11 @@ class Level:
 
     __slots__ = ("name", "arch", "module", "description", "features", "gcc_flags",
                  "msvc_flags", "vec_bytes", "mr", "dw_rows", "probe", "dw_taps",
-                 "gemm_quarters", "rows_outer", "tail_pairs")
+                 "gemm_quarters", "rows_outer", "tail_pairs", "gemm_unroll")
 
     def __init__(self, name, arch, module, description, features, gcc_flags, msvc_flags,
                  vec_bytes, mr, dw_rows, probe, dw_taps=0, gemm_quarters=False,
-                 rows_outer=False, tail_pairs=False):
+                 rows_outer=False, tail_pairs=False, gemm_unroll=1):
         self.name = name                  # the value of SEPCONV_ISA / isa=
         self.arch = arch                  # "x86_64", "aarch64" or "generic"
         self.module = module              # the extension's import name
@@ -91,8 +100,11 @@ class Level:
         self.gemm_quarters = bool(gemm_quarters)  # last filter panel in half vectors
         self.rows_outer = bool(rows_outer)  # misaligned y rows: row blocks outside
         self.tail_pairs = bool(tail_pairs)  # one-vector last panel: 2 row blocks a call
+        self.gemm_unroll = int(gemm_unroll)  # the micro-kernels' k loop unrolled this often
         if mr % dw_rows:
             raise ValueError(f"level {name}/{arch}: dw_rows={dw_rows} must divide MR={mr}")
+        if gemm_unroll not in (1, 2, 4):
+            raise ValueError(f"level {name}/{arch}: gemm_unroll={gemm_unroll} must be 1, 2 or 4")
         if dw_taps not in (0, 4):
             raise ValueError(f"level {name}/{arch}: dw_taps={dw_taps} must be 0 or 4")
 
@@ -108,7 +120,8 @@ class Level:
                 ("SEPCONV_GEMM_QUARTERS", "1" if self.gemm_quarters else "0"),
                 ("SEPCONV_ROWS_OUTER", "1" if self.rows_outer else "0"),
                 ("SEPCONV_TAIL_PAIRS", "1" if self.tail_pairs else "0"),
-                ("SEPCONV_MR2", str(2 * self.mr))]
+                ("SEPCONV_MR2", str(2 * self.mr)),
+                ("SEPCONV_GEMM_UNROLL", str(self.gemm_unroll))]
 
     def __repr__(self):
         return f"Level({self.name!r}, {self.arch!r}, MR={self.mr}, vec_bytes={self.vec_bytes})"
@@ -171,7 +184,7 @@ LEVELS = (
           gemm_quarters=True, rows_outer=True),
     Level("avx2", "x86_64", "sepconv._sepconv_avx2", "AVX2 + FMA", ("AVX2", "FMA3"),
           ("-mavx2", "-mfma"), ("/arch:AVX2", "/fp:contract"), 32, 6, 6, _AVX2_PROBE,
-          rows_outer=True, tail_pairs=True),
+          rows_outer=True, tail_pairs=True, gemm_unroll=2),
     Level("baseline", "x86_64", "sepconv._sepconv", "x86-64 baseline (SSE2)", (),
           (), (), 16, 6, 2, _PLAIN_PROBE),
     Level("baseline", "aarch64", "sepconv._sepconv", "aarch64 baseline (NEON)", (),

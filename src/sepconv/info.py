@@ -45,6 +45,7 @@ def config_info():
                    "GEMM_QUARTERS": kernels.GEMM_QUARTERS,
                    "ROWS_OUTER": kernels.ROWS_OUTER,
                    "TAIL_PAIRS": kernels.TAIL_PAIRS,
+                   "GEMM_UNROLL": kernels.GEMM_UNROLL,
                    "vector_bytes": kernels.VEC_BYTES},
         "openmp": bool(kernels.OPENMP),
         "threads": int(kernels.max_threads()),
@@ -87,7 +88,9 @@ def show_config(mode: str = "stdout", file: Optional[TextIO] = None) -> Optional
           file=out)
     kernel = info["kernel"]
     print(f"  micro-kernel  : MR={kernel['MR']}, NR={kernel['NR']}, KC={kernel['KC']} "
-          f"({kernel['vector_bytes'] * 8}-bit vectors); depthwise block "
+          f"({kernel['vector_bytes'] * 8}-bit vectors"
+          + (f", k loop unrolled x{kernel['GEMM_UNROLL']}" if kernel["GEMM_UNROLL"] > 1 else "")
+          + "); depthwise block "
           f"{kernel['DW_ROWS']} steps"
           + (f", {kernel['DW_TAPS']} taps' weights held at stride 1 from "
              f"{kernel['DW_TAPS'] + 3} taps" if kernel["DW_TAPS"] else "")
