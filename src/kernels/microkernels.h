@@ -66,6 +66,14 @@ static int omp_get_max_threads(void) { return 1; }
 #define SEPCONV_STRINGIFY_(word) #word
 #define SEPCONV_STRINGIFY(word) SEPCONV_STRINGIFY_(word)
 #define SEPCONV_ISA SEPCONV_STRINGIFY(SEPCONV_LEVEL)
+/* Before the micro-kernels' loop over k: GCC's (and Clang's) unroll pragma
+   where the level's ISA table asks for it, nothing elsewhere (the loop as
+   the compiler makes it). */
+#if SEPCONV_GEMM_UNROLL > 1
+#define SEPCONV_K_UNROLL _Pragma(SEPCONV_STRINGIFY(GCC unroll SEPCONV_GEMM_UNROLL))
+#else
+#define SEPCONV_K_UNROLL
+#endif
 
 #if SEPCONV_MR % SEPCONV_DW_ROWS != 0
 #error "SEPCONV_DW_ROWS must divide SEPCONV_MR (see src/sepconv/_isa.py)"
@@ -336,7 +344,7 @@ static inline void STORE(Py_ssize_t kc, const T* a, Py_ssize_t a_row,          \
             if (HI) memcpy(&hi[i], c + i * c_row + LANES, sizeof(VHI));        \
         }                                                                      \
     }                                                                          \
-    _Pragma(SEPCONV_STRINGIFY(GCC unroll SEPCONV_GEMM_UNROLL))                 \
+    SEPCONV_K_UNROLL                                                           \
     for (Py_ssize_t k = 0; k < kc; ++k) {                                      \
         VLO b0;                                                                \
         VHI b1 = {0};                                                          \
