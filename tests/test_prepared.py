@@ -140,6 +140,8 @@ def test_the_layers_call_takes_every_argument_form_python_does():
         lambda out: layer(inputs=x, out=out),
         lambda out: layer(out=out, inputs=x, training=False),
         lambda out: layer(*[x], **{"".join(["o", "ut"]): out}),
+        lambda out: layer(x, training=None, num_threads=None, out=out),
+        lambda out: layer(x, **{"training": False, "out": out}),
         lambda out: type(layer).__call__(layer, x, out=out),
         lambda out: layer(x, training=True, out=out),   # off the hot path
     ]
@@ -153,6 +155,9 @@ def test_the_layers_call_takes_every_argument_form_python_does():
         (lambda: layer(x, output=out), "output"),
         (lambda: layer(x, training=True, training_mode=True), "training_mode"),
         (lambda: layer(x, out=out, inputs=x), "inputs"),
+        (lambda: layer(x, None, training=True, out=out), "training"),
+        (lambda: layer(x, None, None, out=out), "positional"),
+        (lambda: layer(training=False, out=out), "positional argument"),
     ]
     for call, shown in bad:
         with pytest.raises(TypeError) as info:
@@ -196,7 +201,63 @@ def test_the_layers_call_can_be_overridden_and_patched():
     assert np.array_equal(once, 2 * plain(x))
     with mock.patch.object(sepconv.SeparableConv1D, "__call__", return_value="patched"):
         assert plain(x) == "patched"
+        assert plain(x, out=None, num_threads=1) == "patched"
     assert np.array_equal(plain(x), once / 2)
+
+
+def test_the_layers_vectorcall_follows_every_subclass_and_patch():
+    # The layer's call skips the argument tuple and dict (vectorcall, turned
+    # on for the class and each subclass by hand: Python 3.9-3.11 do not
+    # pass it on).  Whatever a class statement or an assignment does to
+    # __call__ must still be what runs: a subclass's own __call__, its
+    # subclass's (which inherits that one), a __call__ assigned onto a class
+    # that had the fast call, and the fast call again once it is deleted.
+    from sepconv._sepconv import LayerCall, inherit_call
+
+    have_vectorcall = 1 << 11   # Py_TPFLAGS_HAVE_VECTORCALL
+    x = _input(_layer(*CONFIGS[0]))
+
+    class Plain(sepconv.SeparableConv1D):
+        pass
+
+    class Own(sepconv.SeparableConv1D):
+        def __call__(self, inputs, **kwargs):
+            return ("own", super().__call__(inputs, **kwargs))
+
+    class Below(Own):
+        pass
+
+    for cls in (sepconv.SeparableConv1D, Plain):
+        assert cls.__flags__ & have_vectorcall, cls
+    assert inherit_call(Own) is False and inherit_call(Plain) is True
+    with pytest.raises(TypeError, match="not a subclass of LayerCall"):
+        inherit_call(dict)
+    base = sepconv.SeparableConv1D(8, 3, padding="same", activation="relu")
+    expected = base(x)
+    layers = {}
+    for cls in (Plain, Own, Below):
+        layer = cls.from_config(base.get_config())
+        layer.build(x.shape)
+        layer.set_weights(base.get_weights())
+        layers[cls] = layer
+    for _ in range(2):   # the second call of each goes through its prepared call
+        assert np.array_equal(layers[Plain](x), expected)
+        out = np.full_like(expected, np.nan)
+        assert layers[Plain](x, out=out, num_threads=1) is out
+        assert np.array_equal(out, expected)
+        for cls in (Own, Below):
+            tag, y = layers[cls](x, num_threads=1)
+            assert tag == "own" and np.array_equal(y, expected)
+
+    Plain.__call__ = lambda self, inputs, **kwargs: ("assigned", kwargs)
+    try:
+        assert layers[Plain](x, out=None, num_threads=1) == (
+            "assigned", {"out": None, "num_threads": 1})
+        assert layers[Plain](x) == ("assigned", {})
+    finally:
+        del Plain.__call__
+    assert np.array_equal(layers[Plain](x), expected)
+    assert np.array_equal(LayerCall.__call__(layers[Plain], x), expected)
 
 
 def test_prepared_calls_cannot_be_subclassed():

@@ -249,6 +249,10 @@ cdef extern from "pycall.h":
     ctypedef PyObject* (*sepconv_vectorcallfunc)(PyObject* callable, PyObject* const* args,
                                                  size_t nargsf, PyObject* kwnames)
     int sepconv_use_vectorcall(PyTypeObject* type, Py_ssize_t offset) except -1
+    int sepconv_inherit_vectorcall(PyTypeObject* type, PyTypeObject* base) except -1
+    int sepconv_same_call(object callable, PyTypeObject* type)
+    object sepconv_call_slot(object callable, PyObject* const* args, size_t nargsf,
+                             PyObject* kwnames)
     Py_ssize_t PyVectorcall_NARGS(size_t nargsf)
 
 cdef extern from "threadpool.h":
@@ -1960,13 +1964,21 @@ cdef class LayerCall:
     A Python class's own ``__call__`` is reached through a slot that packs
     the arguments into a tuple and a keyword dict and unpacks them again
     (0.5 of the 1.1 us that ``layer(x, out=out, num_threads=1)`` took on
-    tiny_b1, Zen 3).  This type's call takes them as they come, tries the
-    layer's latest prepared call (``Prepared.try_call``, which refuses
-    anything not exactly as prepared), and hands every other call whole to
-    the layer's ``_call``, which validates it.  No attribute of its own:
-    the layer's ``_last`` and ``activity_regularizer`` live in its dict, and
-    pickling is the layer's (its ``__getstate__``).
+    tiny_b1, Zen 3).  This type's call tries the layer's latest prepared
+    call (``Prepared.try_call``, which refuses anything not exactly as
+    prepared), and hands every other call whole to the layer's ``_call``,
+    which validates it.  Calls come through the vectorcall protocol
+    (pycall.h), so ``layer(x, out=out, num_threads=n)`` makes no tuple or
+    dict either: the layer's class and its subclasses turn it on with
+    ``inherit_call``.  The only attribute of its own is that function
+    pointer, set when an instance is made: the layer's ``_last`` and
+    ``activity_regularizer`` live in its dict, and pickling is the layer's
+    (its ``__getstate__``).
     """
+    cdef sepconv_vectorcallfunc vectorcall  # read by the interpreter: see pycall.h
+
+    def __cinit__(self):
+        self.vectorcall = <sepconv_vectorcallfunc>_layer_vectorcall
 
     @cython.embedsignature(False)
     def __call__(self, inputs, training=None, *, out=None, num_threads=None):
@@ -1978,16 +1990,7 @@ cdef class LayerCall:
         ``out`` is an optional preallocated output; ``num_threads`` defaults
         to OpenMP's max threads (threadpoolctl controls it).
         """
-        global _functional
-        last = self._last
-        if last is not None and not training and self.activity_regularizer is None:
-            if _functional is None:
-                from sepconv import functional
-                _functional = functional
-            y = last.try_call(inputs, out, num_threads, _functional._LEVEL)
-            if y is not None:
-                return y
-        return self._call(inputs, training, out=out, num_threads=num_threads)
+        return _layer_call(self, inputs, training, out, num_threads)
 
     def __reduce_ex__(self, protocol):
         # Protocols 0 and 1 rebuild a subclass of an extension type by
@@ -1996,6 +1999,71 @@ cdef class LayerCall:
         # __new__, then the layer's __getstate__), which protocol 0 can
         # write as well.
         return object.__reduce_ex__(self, 2)
+
+
+cdef object _layer_call(object layer, object inputs, object training, object out,
+                        object num_threads):
+    # LayerCall's call, however it came.
+    global _functional
+    last = layer._last
+    if last is not None and not training and layer.activity_regularizer is None:
+        if _functional is None:
+            from sepconv import functional
+            _functional = functional
+        y = last.try_call(inputs, out, num_threads, _functional._LEVEL)
+        if y is not None:
+            return y
+    return layer._call(inputs, training, out=out, num_threads=num_threads)
+
+
+cdef object _layer_vectorcall(object callable, PyObject* const* args, size_t nargsf,
+                              PyObject* kwnames):
+    # layer(x), layer(x, training) and either with any of out=, num_threads=
+    # and (after x alone) training= as keywords, without packing them; any
+    # other form goes to tp_call, whose parser takes it or raises Python's
+    # usual TypeError, and so does every call once the class's __call__ is
+    # not LayerCall's (reassigned after inherit_call turned this on: Python
+    # 3.9-3.11 leave the flag set).
+    cdef Py_ssize_t nargs = PyVectorcall_NARGS(nargsf)
+    cdef Py_ssize_t nkw = 0 if kwnames == NULL else PyTuple_GET_SIZE(<object>kwnames)
+    cdef Py_ssize_t i
+    if nargs < 1 or nargs > 2 or not sepconv_same_call(callable, <PyTypeObject*>LayerCall):
+        return sepconv_call_slot(callable, args, nargsf, kwnames)
+    training = <object>args[1] if nargs == 2 else None
+    out = None
+    num_threads = None
+    for i in range(nkw):
+        name = <object>PyTuple_GET_ITEM(<object>kwnames, i)
+        if name == "out":
+            out = <object>args[nargs + i]
+        elif name == "num_threads":
+            num_threads = <object>args[nargs + i]
+        elif name == "training" and nargs == 1:
+            training = <object>args[nargs + i]
+        else:
+            return sepconv_call_slot(callable, args, nargsf, kwnames)
+    return _layer_call(callable, <object>args[0], training, out, num_threads)
+
+
+cdef int _use_layer_vectorcall() except -1:
+    cdef LayerCall probe = LayerCall.__new__(LayerCall)
+    return sepconv_use_vectorcall(<PyTypeObject*>LayerCall,
+                                  <char*>&probe.vectorcall - <char*><PyObject*>probe)
+
+
+_use_layer_vectorcall()
+
+
+def inherit_call(type cls):
+    """Turn on the vectorcall protocol of LayerCall's call for ``cls``, a subclass.
+
+    Python 3.9-3.11 do not pass it on to a class made by a class statement;
+    3.12 and later do (this is then a no-op).  A class with a ``__call__`` of
+    its own keeps it (False is returned); True when turned on.
+    """
+    if not issubclass(cls, LayerCall):
+        raise TypeError(f"inherit_call: {cls!r} is not a subclass of LayerCall")
+    return sepconv_inherit_vectorcall(<PyTypeObject*>cls, <PyTypeObject*>LayerCall) == 0
 
 
 # The def entry points are typed per dtype (not one fused def) so that a call

@@ -34,7 +34,7 @@ from .precision import MIXED_POLICIES
 
 # The call (``layer(x, ...)``) is a C type's: see LayerCall.  Every kernel
 # module has the type; the baseline one is built on every machine.
-from ._sepconv import LayerCall  # noqa: E402  (after the package modules)
+from ._sepconv import LayerCall, inherit_call  # noqa: E402  (after the package modules)
 
 __all__ = ["SeparableConv1D"]
 
@@ -203,6 +203,12 @@ class SeparableConv1D(LayerCall):
     depth_multiplier = _SpecField()
     activation = _SpecField()
     use_bias = _SpecField()
+
+    def __init_subclass__(cls, **kwargs):
+        # A subclass calls through LayerCall's vectorcall too, unless it
+        # has a __call__ of its own (inherit_call leaves that one alone).
+        super().__init_subclass__(**kwargs)
+        inherit_call(cls)
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
                  dilation_rate=1, depth_multiplier=1, activation=None, use_bias=True,
@@ -814,3 +820,8 @@ class SeparableConv1D(LayerCall):
                 f"depth_multiplier={self.depth_multiplier}, "
                 f"activation={activations.serialize(self.activation)!r}, "
                 f"dtype={self.dtype!r})")
+
+
+# The class statement's class calls through LayerCall's vectorcall (Python
+# 3.9-3.11 do not pass it on; __init_subclass__ does this for subclasses).
+inherit_call(SeparableConv1D)
