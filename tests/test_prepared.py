@@ -266,6 +266,36 @@ def test_the_layers_vectorcall_follows_every_subclass_and_patch():
     assert np.array_equal(LayerCall.__call__(layers[Plain], x), expected)
 
 
+def test_the_fast_calls_and_their_fallbacks_keep_no_reference():
+    # The vectorcall functions take borrowed arguments; the way out to
+    # tp_call (sepconv_call_slot) packs them into a tuple and a dict of its
+    # own and must let go of both, on success and on a TypeError alike.
+    import sys
+
+    layer = _layer(*CONFIGS[0])
+    x = _input(layer)
+    out = layer(x)
+    prepared = layer.prepare(x.shape)
+    calls = [
+        lambda: layer(x, out=out),                      # the layer's fast path
+        lambda: layer(inputs=x, out=out),               # its fallback, taken
+        lambda: prepared(x, out=out),                   # the prepared call's
+        lambda: prepared(x=x, out=out),                 # its fallback, taken
+    ]
+    refused = [
+        lambda: layer(x, output=out),                   # fallback, refused
+        lambda: prepared(x, out, out=out),
+    ]
+    for call in calls + refused:
+        before = (sys.getrefcount(x), sys.getrefcount(out))
+        for _ in range(1000):
+            try:
+                assert call() is out
+            except TypeError:
+                assert call in refused
+        assert (sys.getrefcount(x), sys.getrefcount(out)) == before
+
+
 def test_prepared_calls_cannot_be_subclassed():
     # Vectorcall is set on the type itself; a subclass would not inherit it.
     layer = _layer(*CONFIGS[0])

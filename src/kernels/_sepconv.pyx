@@ -1929,7 +1929,6 @@ cdef object _prepared_vectorcall(object callable, PyObject* const* args, size_t 
     # parser raises Python's usual TypeError.
     cdef Py_ssize_t nargs = PyVectorcall_NARGS(nargsf)
     cdef Py_ssize_t nkw = 0 if kwnames == NULL else PyTuple_GET_SIZE(<object>kwnames)
-    cdef Py_ssize_t i
     if nkw == 0:
         if nargs == 2:
             return (<Prepared>callable).call(<object>args[0], <object>args[1])
@@ -1939,10 +1938,7 @@ cdef object _prepared_vectorcall(object callable, PyObject* const* args, size_t 
         name = <object>PyTuple_GET_ITEM(<object>kwnames, 0)
         if name == "out":  # identity first: keyword names are interned
             return (<Prepared>callable).call(<object>args[0], <object>args[1])
-    positional = tuple([<object>args[i] for i in range(nargs)])
-    keywords = {<object>PyTuple_GET_ITEM(<object>kwnames, i): <object>args[nargs + i]
-                for i in range(nkw)}
-    return Prepared.__call__(callable, *positional, **keywords)
+    return sepconv_call_slot(callable, args, nargsf, kwnames)
 
 
 cdef int _use_vectorcall() except -1:
@@ -2058,8 +2054,10 @@ def inherit_call(type cls):
     """Turn on the vectorcall protocol of LayerCall's call for ``cls``, a subclass.
 
     Python 3.9-3.11 do not pass it on to a class made by a class statement;
-    3.12 and later do (this is then a no-op).  A class with a ``__call__`` of
-    its own keeps it (False is returned); True when turned on.
+    3.12 and later do, but clear it for good once the class's ``__call__``
+    is assigned (this turns it on again when that was deleted).  A class
+    with a ``__call__`` of its own keeps it (False is returned); True when
+    turned on.
     """
     if not issubclass(cls, LayerCall):
         raise TypeError(f"inherit_call: {cls!r} is not a subclass of LayerCall")
