@@ -111,7 +111,8 @@ def show_config(mode: str = "stdout", file: Optional[TextIO] = None) -> Optional
     print(f"  caches        : {', '.join(known) if known else 'unknown'}"
           f"{' (' + caches['source'] + ')' if caches['source'] else ''}", file=out)
     print(f"  blocking rule : tiles of ~{_kib(blocking['scratch_target'])} depthwise scratch "
-          f"(at most {blocking['max_tile']} steps), KC={blocking['kc']}; the same on every "
+          f"(at most {blocking['max_tile']} steps), balanced so no tile is a short stub, "
+          f"KC={blocking['kc']}; the same on every "
           f"CPU: on Zen 4 no other target won by more than the noise", file=out)
     wisdom_file = blocking["wisdom_file"] or "in memory only (SEPCONV_WISDOM=off)"
     print(f"  tuned         : {blocking['tuned_problems']} problem(s) on this machine by "
