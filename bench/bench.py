@@ -32,6 +32,11 @@ How it measures (see bench/README.md for more):
   disturbed rows on a shared machine.
 * The NumPy 2048x2048 matmul rate (threadpoolctl-limited to n BLAS threads) is
   measured in the same worker at its start and its end, for the fractions.
+  On a VM whose speed drifts from minute to minute that rate can be minutes
+  away from a row, so the cases of ``--matmul-cases`` (default quartz_b8 and
+  c512_b4, the issue's big cases) also time a 1024x1024 NumPy matmul as one
+  more implementation in their own rounds: the table's "of matmul (rounds)"
+  column divides by that rate, measured interleaved with the row itself.
 * Keras with the JAX backend (if jax is installed) runs in its own worker per
   thread count (Keras picks its backend at import), timed interleaved with
   sepconv there.
@@ -92,6 +97,10 @@ TOLERANCE = {"float32": 1e-4, "float64": 1e-9}
 MAIN_PEERS = ("torch", "onnxruntime", "keras-tf", "openvino", "litert")
 JAX_PEERS = ("keras-jax",)
 MATMUL_N = 2048
+#: The matmul timed inside a case's rounds (--matmul-cases): ~27 ms a call on
+#: one Zen 3 core, so one or two calls a turn.
+ROUND_MATMUL_N = 1024
+DEFAULT_MATMUL_CASES = "quartz_b8,c512_b4"
 _STDERR_NOISE = ("absl::InitializeLog()", "oneDNN custom operations are on",
                  "Created TensorFlow Lite XNNPACK delegate", "tf_tfl_flatbuffer_helpers",
                  "flatbuffer_export", "Ignored output_format", "Ignored drop_control_dependency",
@@ -200,6 +209,18 @@ def matmul_samples(dtype, threads, seconds, min_reps):
             np.matmul(a, b, out=c)
             times.append(time.perf_counter() - t0)
     return times
+
+
+def _round_matmul(dtype):
+    """A call of the NumPy matmul timed in a case's rounds (ROUND_MATMUL_N square)."""
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((ROUND_MATMUL_N, ROUND_MATMUL_N)).astype(dtype)
+    b = rng.standard_normal((ROUND_MATMUL_N, ROUND_MATMUL_N)).astype(dtype)
+    c = np.empty_like(a)
+
+    def call():
+        np.matmul(a, b, out=c)
+    return call
 
 
 def _cpu_ticks():
@@ -545,14 +566,20 @@ def run_case(case, dtype, threads, peers, missing, args, busy=None):
             print(f"\n!!!!! MISMATCH: {name} on {case.name} {dtype} {threads} thread(s): "
                   f"{info['reason']} !!!!!\n", file=sys.stderr, flush=True)
 
-    calls = [impl.call for impl in impls]
+    # The NumPy matmul of these cases is one more call in every round (not a
+    # peer, not in rec["impls"]): BLAS gets the row's thread count while the
+    # row is timed (the worker keeps it at 1 otherwise).
+    extra_calls = []
+    if args.matmul and case.name in args.matmul_case_names:
+        extra_calls.append(_round_matmul(dtype))
+    calls = [impl.call for impl in impls] + extra_calls
     timing = (calls, args.seconds, args.min_rounds, args.max_rounds, args.warm_rounds,
               zlib.crc32(f"{case.name}/{dtype}/{threads}".encode()))
     ticks, t_start = _cpu_ticks(), time.perf_counter()
     pool_before = _pool_counts()
     while True:
         try:
-            with busy.running():
+            with busy.running(), _blas_limit(extra_calls, threads):
                 timer = _time(args, *timing)
             break
         except Exception as exc:  # an implementation that worked once, then failed
@@ -569,13 +596,28 @@ def run_case(case, dtype, threads, peers, missing, args, busy=None):
                 impls.remove(impl)
             if not impls or impls[0] is not sep:
                 return rec
-            timing = ([impl.call for impl in impls],) + timing[1:]
+            timing = ([impl.call for impl in impls] + extra_calls,) + timing[1:]
     rec["foreign_load"] = _foreign_load(ticks, _cpu_ticks(), time.perf_counter() - t_start)
     rec["sepconv_pool"] = dict(zip(("shared", "alone", "stalls", "moves", "pulls"),
                                    (b - a for a, b in zip(pool_before, _pool_counts()))))
     for impl, ns, cores in zip(impls, timer.samples, timer.cores()):
         rec["impls"][impl.name].update(_stats(ns), cpu_cores_used=cores)
+    if extra_calls:
+        stats = _stats(timer.samples[-1])
+        rec["matmul_in_rounds"] = dict(stats, n=ROUND_MATMUL_N, gflops=2 * ROUND_MATMUL_N ** 3
+                                       / (stats["median_us"] * 1e3))
     return rec
+
+
+@contextlib.contextmanager
+def _blas_limit(extra_calls, threads):
+    """NumPy's BLAS on ``threads`` threads while a row with a matmul call is timed."""
+    if not extra_calls:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+    with threadpool_limits(limits=threads, user_api="blas"):
+        yield
 
 
 def worker(args):
@@ -708,7 +750,8 @@ def run_worker(args, threads, peers, backend, matmul):
         cmd.append("--quick")
     cmd += ["--schedule", args.schedule, "--turn-ms", repr(args.turn_ms),
             "--settle-ms", repr(args.settle_ms), "--quiet-ms", repr(args.quiet_ms),
-            "--busy", str(args.busy), "--busy-kind", args.busy_kind]
+            "--busy", str(args.busy), "--busy-kind", args.busy_kind,
+            "--matmul-cases", args.matmul_cases]
     if not matmul:
         cmd.append("--no-matmul")
     env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="2",
@@ -816,8 +859,11 @@ def report(meta, results, matmul, peers, args):
                      f"(NumPy {MATMUL_N}x{MATMUL_N} matmul: {mm_txt}); times are "
                      f"median / p90 µs per call")
             columns = _columns(recs, peers)
+            in_rounds = any("matmul_in_rounds" in r for r in recs)
             header = (["case", "MFLOP", "KB"] + columns
-                      + ["sepconv GFLOP/s", "of matmul", "best peer / sepconv", "other load"])
+                      + ["sepconv GFLOP/s", "of matmul"]
+                      + (["of matmul (rounds)"] if in_rounds else [])
+                      + ["best peer / sepconv", "other load"])
             rows = []
             for r in recs:
                 impls = r["impls"]
@@ -849,11 +895,14 @@ def report(meta, results, matmul, peers, args):
                             best = (name, info["median_us"])
                 ratio = (f"{best[1] / sep_us:.2f} ({best[0]})" if best and sep_us else "n/a")
                 load = r.get("foreign_load")
+                rounds_mm = (r.get("matmul_in_rounds") or {}).get("gflops")
                 rows.append([r["case"], fmt_num(r["flops"] / 1e6), fmt_num(r["bytes"] / 1e3)]
                             + cells
                             + [f"{gflops:.1f}" if gflops else "n/a",
-                               f"{gflops / mm:.2f}" if gflops and mm else "n/a", ratio,
-                               f"{load:.2f}" if load is not None else "?"])
+                               f"{gflops / mm:.2f}" if gflops and mm else "n/a"]
+                            + ([f"{gflops / rounds_mm:.2f} of {rounds_mm:.1f}"
+                                if gflops and rounds_mm else "-"] if in_rounds else [])
+                            + [ratio, f"{load:.2f}" if load is not None else "?"])
             out.append("")
             out.append(render_table(title, header, rows, md))
     if notes:
@@ -872,6 +921,9 @@ def report(meta, results, matmul, peers, args):
                "means sepconv is faster (peers only: not litert-invoke; the plain sepconv "
                "row, not sepconv-prepared); "
                "'of matmul' = sepconv GFLOP/s / NumPy matmul GFLOP/s (same dtype, threads); "
+               f"'of matmul (rounds)' = the same against a {ROUND_MATMUL_N}x{ROUND_MATMUL_N} "
+               "NumPy matmul timed in the row's own interleaved rounds (its GFLOP/s after "
+               "'of'; --matmul-cases); "
                "FLOPs = 2*B*L_out*C*dm*(K+F); KB = input + weights + output; "
                "'other load' = CPUs' worth of work by other processes while the row was "
                "timed (rows with a high value are disturbed"
@@ -921,6 +973,11 @@ def parse_args(argv=None):
                          "arrays) or python (a pure-Python loop)")
     ap.add_argument("--no-matmul", dest="matmul", action="store_false",
                     help="skip the NumPy matmul reference rate")
+    ap.add_argument("--matmul-cases", default=DEFAULT_MATMUL_CASES,
+                    help="comma-separated cases whose rounds also time a "
+                         f"{ROUND_MATMUL_N}x{ROUND_MATMUL_N} NumPy matmul, for a matmul "
+                         f"rate measured side by side with the row (default "
+                         f"{DEFAULT_MATMUL_CASES}; '' for none)")
     ap.add_argument("--min-rounds", type=int, default=None)
     ap.add_argument("--max-rounds", type=int, default=None)
     ap.add_argument("--warm-rounds", type=int, default=None)
@@ -942,6 +999,10 @@ def parse_args(argv=None):
         for case in CASE_GROUPS.get(name, [CASE_BY_NAME.get(name)]):
             if case not in args.case_list:
                 args.case_list.append(case)
+    args.matmul_case_names = split(args.matmul_cases)
+    unknown = [c for c in args.matmul_case_names if c not in CASE_BY_NAME]
+    if unknown:
+        ap.error(f"unknown --matmul-cases {unknown}; known: {', '.join(CASE_BY_NAME)}")
     if args.busy < 0:
         ap.error("--busy must be >= 0")
     args.dtype_list = split(args.dtypes)

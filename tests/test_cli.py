@@ -111,3 +111,28 @@ def test_bench_ab_compares_two_builds_and_checks_their_bits(tmp_path):
     bad = subprocess.run([sys.executable, script, "--other", str(tmp_path)],
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode != 0 and "no _sepconv" in bad.stderr
+
+
+def test_bench_times_a_matmul_in_the_rounds_of_its_matmul_cases(tmp_path):
+    """bench/bench.py --matmul-cases: those rows time a NumPy matmul interleaved
+    with their own calls and report sepconv's rate against it; other rows do not,
+    and an unknown case name is refused before anything runs."""
+    script = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                          "bench", "bench.py")
+    path = tmp_path / "b.json"
+    result = subprocess.run([sys.executable, script, "--cases", "tiny_b1,kws_b1", "--dtypes",
+                             "float32", "--threads", "1", "--peers", "", "--quick",
+                             "--matmul-cases", "kws_b1", "--json", str(path)],
+                            capture_output=True, text=True, timeout=300, cwd=str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    rows = {r["case"]: r for r in json.loads(path.read_text())["results"]}
+    assert "matmul_in_rounds" not in rows["tiny_b1"]
+    mm = rows["kws_b1"]["matmul_in_rounds"]
+    assert mm["n"] == 1024 and mm["calls"] >= 3
+    assert mm["gflops"] == pytest.approx(2 * 1024 ** 3 / (mm["median_us"] * 1e3))
+    assert "of matmul (rounds)" in result.stdout
+    kws = next(line for line in result.stdout.splitlines() if line.startswith("kws_b1"))
+    assert f"of {mm['gflops']:.1f}" in kws
+    bad = subprocess.run([sys.executable, script, "--matmul-cases", "nope"],
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "unknown --matmul-cases ['nope']" in bad.stderr
