@@ -34,8 +34,8 @@ How it measures (see bench/README.md for more):
   measured in the same worker at its start and its end, for the fractions.
   On a VM whose speed drifts from minute to minute that rate can be minutes
   away from a row, so the cases of ``--matmul-cases`` (default quartz_b8 and
-  c512_b4, the issue's big cases) also time a 1024x1024 NumPy matmul as one
-  more implementation in their own rounds: the table's "of matmul (rounds)"
+  c512_b4, the issue's big cases) also time the same matmul as one more
+  implementation in their own rounds: the table's "of matmul (rounds)"
   column divides by that rate, measured interleaved with the row itself.
 * Keras with the JAX backend (if jax is installed) runs in its own worker per
   thread count (Keras picks its backend at import), timed interleaved with
@@ -97,9 +97,6 @@ TOLERANCE = {"float32": 1e-4, "float64": 1e-9}
 MAIN_PEERS = ("torch", "onnxruntime", "keras-tf", "openvino", "litert")
 JAX_PEERS = ("keras-jax",)
 MATMUL_N = 2048
-#: The matmul timed inside a case's rounds (--matmul-cases): ~27 ms a call on
-#: one Zen 3 core, so one or two calls a turn.
-ROUND_MATMUL_N = 1024
 DEFAULT_MATMUL_CASES = "quartz_b8,c512_b4"
 _STDERR_NOISE = ("absl::InitializeLog()", "oneDNN custom operations are on",
                  "Created TensorFlow Lite XNNPACK delegate", "tf_tfl_flatbuffer_helpers",
@@ -212,10 +209,15 @@ def matmul_samples(dtype, threads, seconds, min_reps):
 
 
 def _round_matmul(dtype):
-    """A call of the NumPy matmul timed in a case's rounds (ROUND_MATMUL_N square)."""
+    """A call of the NumPy matmul timed in a case's rounds (MATMUL_N square).
+
+    The same size as the start/end reference: a 1024x1024 one ran ~5% slower
+    (Zen 3, the two alternated: 71 against 76 GFLOP/s at 1 thread, 98 against
+    103 at 2), which would flatter sepconv.
+    """
     rng = np.random.default_rng(2)
-    a = rng.standard_normal((ROUND_MATMUL_N, ROUND_MATMUL_N)).astype(dtype)
-    b = rng.standard_normal((ROUND_MATMUL_N, ROUND_MATMUL_N)).astype(dtype)
+    a = rng.standard_normal((MATMUL_N, MATMUL_N)).astype(dtype)
+    b = rng.standard_normal((MATMUL_N, MATMUL_N)).astype(dtype)
     c = np.empty_like(a)
 
     def call():
@@ -604,7 +606,7 @@ def run_case(case, dtype, threads, peers, missing, args, busy=None):
         rec["impls"][impl.name].update(_stats(ns), cpu_cores_used=cores)
     if extra_calls:
         stats = _stats(timer.samples[-1])
-        rec["matmul_in_rounds"] = dict(stats, n=ROUND_MATMUL_N, gflops=2 * ROUND_MATMUL_N ** 3
+        rec["matmul_in_rounds"] = dict(stats, n=MATMUL_N, gflops=2 * MATMUL_N ** 3
                                        / (stats["median_us"] * 1e3))
     return rec
 
@@ -921,7 +923,7 @@ def report(meta, results, matmul, peers, args):
                "means sepconv is faster (peers only: not litert-invoke; the plain sepconv "
                "row, not sepconv-prepared); "
                "'of matmul' = sepconv GFLOP/s / NumPy matmul GFLOP/s (same dtype, threads); "
-               f"'of matmul (rounds)' = the same against a {ROUND_MATMUL_N}x{ROUND_MATMUL_N} "
+               f"'of matmul (rounds)' = the same against a {MATMUL_N}x{MATMUL_N} "
                "NumPy matmul timed in the row's own interleaved rounds (its GFLOP/s after "
                "'of'; --matmul-cases); "
                "FLOPs = 2*B*L_out*C*dm*(K+F); KB = input + weights + output; "
@@ -975,7 +977,7 @@ def parse_args(argv=None):
                     help="skip the NumPy matmul reference rate")
     ap.add_argument("--matmul-cases", default=DEFAULT_MATMUL_CASES,
                     help="comma-separated cases whose rounds also time a "
-                         f"{ROUND_MATMUL_N}x{ROUND_MATMUL_N} NumPy matmul, for a matmul "
+                         f"{MATMUL_N}x{MATMUL_N} NumPy matmul, for a matmul "
                          f"rate measured side by side with the row (default "
                          f"{DEFAULT_MATMUL_CASES}; '' for none)")
     ap.add_argument("--min-rounds", type=int, default=None)

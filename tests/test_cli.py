@@ -128,8 +128,8 @@ def test_bench_times_a_matmul_in_the_rounds_of_its_matmul_cases(tmp_path):
     rows = {r["case"]: r for r in json.loads(path.read_text())["results"]}
     assert "matmul_in_rounds" not in rows["tiny_b1"]
     mm = rows["kws_b1"]["matmul_in_rounds"]
-    assert mm["n"] == 1024 and mm["calls"] >= 3
-    assert mm["gflops"] == pytest.approx(2 * 1024 ** 3 / (mm["median_us"] * 1e3))
+    assert mm["n"] == 2048 and mm["calls"] >= 3
+    assert mm["gflops"] == pytest.approx(2 * 2048 ** 3 / (mm["median_us"] * 1e3))
     assert "of matmul (rounds)" in result.stdout
     kws = next(line for line in result.stdout.splitlines() if line.startswith("kws_b1"))
     assert f"of {mm['gflops']:.1f}" in kws
