@@ -5,7 +5,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sepconv import activations, dispatch, functional
+from sepconv import activations, dispatch, functional, tiling
 from sepconv.functional import separable_conv1d
 
 from reference import separable_conv1d_reference
@@ -218,10 +218,20 @@ def test_a_narrow_last_panel_gives_the_bits_of_a_full_one(level, dtype, channels
     assert kernels.GEMM_QUARTERS == dispatch.describe(level).gemm_quarters
 
 
+def _two_passes(monkeypatch, kernels):
+    """Plans made in this test sum more than KC inputs in two passes of the
+    pointwise product (the rule sums up to 1024 in one), so the passes after
+    the first, through the C tile, are what the test checks; the plan cache
+    is emptied for the test so no plan crosses into or out of it."""
+    monkeypatch.setattr(tiling, "_MAX_RULE_KC", kernels.KC)
+    monkeypatch.setattr(functional, "_plan_cache", {})
+    assert tiling.forward_kc(kernels.KC + 1) < kernels.KC + 1
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("activation, use_bias", [("relu", True), ("tanh", True), (None, False)])
 def test_a_masked_last_panel_writes_its_filters_and_nothing_past_them(level, dtype, activation,
-                                                                      use_bias):
+                                                                      use_bias, monkeypatch):
     # The last, partial panel of filters is stored straight into the
     # layer's output under a lane mask (AVX2, AVX-512) or lane by lane: its
     # row of the output ends where the mask does, and after the last row
@@ -233,6 +243,7 @@ def test_a_masked_last_panel_writes_its_filters_and_nothing_past_them(level, dty
     # bits are the first F outputs of the layer padded to whole panels, and
     # the sentinel past the view is untouched.
     kernels = functional.kernel_module(level)
+    _two_passes(monkeypatch, kernels)
     nr = kernels.NR["float32" if dtype == np.float32 else "float64"]
     itemsize = np.dtype(dtype).itemsize
     bits = np.uint32 if dtype == np.float32 else np.uint64
@@ -271,7 +282,7 @@ def test_a_masked_last_panel_writes_its_filters_and_nothing_past_them(level, dty
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("activation, use_bias", [("relu", True), ("tanh", True), (None, False)])
-def test_a_tiles_last_rows_give_the_bits_of_full_blocks(level, dtype, activation, use_bias):
+def test_a_tiles_last_rows_give_the_bits_of_full_blocks(level, dtype, activation, use_bias, monkeypatch):
     # The rows of a tile's last, partial block of MR rows go through the C
     # tile in MR-row micro-kernel calls (MR / 2 rows or more) or one row at a
     # time; either way each output is the same chain of multiply-adds as in a
@@ -281,6 +292,7 @@ def test_a_tiles_last_rows_give_the_bits_of_full_blocks(level, dtype, activation
     # outputs (two KC blocks of the sum), 1.75 panels of filters (a partial
     # panel), 1 and 2 threads.
     kernels = functional.kernel_module(level)
+    _two_passes(monkeypatch, kernels)
     mr = kernels.MR
     nr = kernels.NR["float32" if dtype == np.float32 else "float64"]
     taps = 3
@@ -409,7 +421,7 @@ def test_outputs_past_the_streamed_size_give_the_same_bits(level, channels_first
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_output_rows_off_a_line_give_the_same_bits(level, dtype):
+def test_output_rows_off_a_line_give_the_same_bits(level, dtype, monkeypatch):
     # At levels with rows_outer (AVX2, AVX-512) the last KC block into rows
     # of y that are not whole 64-byte lines (out off a line, or a row of
     # filters that is not a whole number of lines) runs row block by row
@@ -422,6 +434,7 @@ def test_output_rows_off_a_line_give_the_same_bits(level, dtype):
     # written: out starts as NaN), 1 and 3 threads: the bits of the aligned
     # 1-thread call, which matches the reference.
     kernels = functional.kernel_module()
+    _two_passes(monkeypatch, kernels)
     nr = kernels.NR["float32" if dtype == np.float32 else "float64"]
     itemsize = np.dtype(dtype).itemsize
     rng = np.random.default_rng(44)

@@ -167,6 +167,25 @@ def test_every_tile_is_a_multiple_of_its_block(row):
                 assert filters_pad >= filters and filters_pad % nr == 0
 
 
+def test_the_rules_kc_sums_in_the_fewest_passes_of_near_equal_length():
+    """forward_kc: one pass up to 1024 inputs, else the fewest passes of at
+    most 1024, no two more than one input apart; tune() tries it first."""
+    cap = tiling._MAX_RULE_KC
+    for width in list(range(1, 70)) + [255, 256, 257, 512, 1000, 1023, 1024, 1025, 2048,
+                                       2049, 3000, 10 ** 6]:
+        kc = tiling.forward_kc(width)
+        passes = -(-width // kc)
+        assert 0 < kc <= cap, (width, kc)
+        assert passes == max(1, -(-width // cap)), (width, kc)
+        last = width - (passes - 1) * kc
+        assert 0 < last <= kc and kc - last < passes, (width, kc)
+    kernels = _fake_kernels(_isa.LEVELS[0])
+    kernels.KC = 256
+    assert tiling.tune_kcs(512, kernels) == [512, 256, 128]
+    assert tiling.tune_kcs(200, kernels) == [200, 128]
+    assert tiling.tune_kcs(100, kernels) == [100]
+
+
 # ----------------------------------------------------------------------------
 # The debug build's nets (CI runs this file against SEPCONV_DEBUG=1)
 # ----------------------------------------------------------------------------

@@ -28,8 +28,9 @@
 #      registers (rows past the end of the sequence are computed but never
 #      stored);
 #   2. multiplies it by the packed pointwise matrix with an MR x NR
-#      register-blocked micro-kernel, KC inputs at a time (KC keeps a B
-#      strip in L1; C*M up to KC is one block), into a per-thread tile C;
+#      register-blocked micro-kernel, kc inputs at a time (the plan's kc:
+#      sepconv.tiling.forward_kc, all C*M up to 1024 in one pass), into a
+#      per-thread tile C;
 #   3. adds the bias, applies a fused activation and writes the valid part
 #      of the tile straight into y.
 #   channels_last  (y[t, f]): rows of the product are steps, columns filters;

@@ -54,7 +54,7 @@ def config_info():
             "caches": tuning.cache_sizes(),
             "scratch_target": tiling._SCRATCH_TARGET,
             "max_tile": tiling._MAX_FORWARD_TILE,
-            "kc": kernels.KC,
+            "max_kc": tiling._MAX_RULE_KC,
             "wisdom_file": tuning.wisdom_path(),
             "tuned_problems": len(tuning.wisdom()),
             "machine": tuning.machine_id(),
@@ -112,7 +112,7 @@ def show_config(mode: str = "stdout", file: Optional[TextIO] = None) -> Optional
           f"{' (' + caches['source'] + ')' if caches['source'] else ''}", file=out)
     print(f"  blocking rule : tiles of ~{_kib(blocking['scratch_target'])} depthwise scratch "
           f"(at most {blocking['max_tile']} steps), balanced so no tile is a short stub, "
-          f"KC={blocking['kc']}; the same on every "
+          f"kc = all inputs in one pass up to {blocking['max_kc']}; the same on every "
           f"CPU: on Zen 4 no other target won by more than the noise", file=out)
     wisdom_file = blocking["wisdom_file"] or "in memory only (SEPCONV_WISDOM=off)"
     print(f"  tuned         : {blocking['tuned_problems']} problem(s) on this machine by "

@@ -246,7 +246,7 @@ class Stream:
                                                                      self._channels),
                 (rows, steps_out, spec.filters), False, spec.kernel_size,
                 spec.depth_multiplier, spec.filters, spec.use_bias, self._code, spec.strides,
-                spec.dilation_rate, pad, tile, kernels.KC, threads,
+                spec.dilation_rate, pad, tile, tiling.forward_kc(width), threads,
                 packing.forward_size(spec.kernel_size, self._channels, spec.depth_multiplier,
                                      spec.filters, False, self._dtype, kernels))
             if len(self._bounds) >= _BOUND_CACHE:
