@@ -93,6 +93,10 @@ static int omp_get_max_threads(void) { return 1; }
 #define SEPCONV_NR_F32 (2 * SEPCONV_VEC_BYTES / 4)
 #define SEPCONV_NR_F64 (2 * SEPCONV_VEC_BYTES / 8)
 #define SEPCONV_NR_MAX SEPCONV_NR_F32
+/* The kernels' own pass length over the inputs: the raw forward entry
+   points and the backward's pass over the filters.  A plan's forward pass
+   takes the rule's kc instead (sepconv.tiling.forward_kc: all the inputs
+   up to 1024 in one pass). */
 #define SEPCONV_KC 256
 
 /* Kernel names state their contract, as XNNPACK's do: operation, dtype,
