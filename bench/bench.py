@@ -188,13 +188,13 @@ def _setup_runtimes(threads, peers, backend):
     return missing
 
 
-def matmul_samples(dtype, threads, seconds, min_reps):
-    """Seconds per 2048x2048 NumPy matmul, BLAS limited to `threads` threads."""
+def matmul_samples(dtype, threads, seconds, min_reps, n=MATMUL_N):
+    """Seconds per n x n NumPy matmul, BLAS limited to `threads` threads."""
     from threadpoolctl import threadpool_limits
 
     rng = np.random.default_rng(1)
-    a = rng.standard_normal((MATMUL_N, MATMUL_N)).astype(dtype)
-    b = rng.standard_normal((MATMUL_N, MATMUL_N)).astype(dtype)
+    a = rng.standard_normal((n, n)).astype(dtype)
+    b = rng.standard_normal((n, n)).astype(dtype)
     c = np.empty_like(a)
     times = []
     wait_quiet(0.5)
@@ -208,16 +208,16 @@ def matmul_samples(dtype, threads, seconds, min_reps):
     return times
 
 
-def _round_matmul(dtype):
-    """A call of the NumPy matmul timed in a case's rounds (MATMUL_N square).
+def _round_matmul(dtype, n):
+    """A call of the NumPy matmul timed in a case's rounds (n x n, --matmul-n).
 
     The same size as the start/end reference: a 1024x1024 one ran ~5% slower
     (Zen 3, the two alternated: 71 against 76 GFLOP/s at 1 thread, 98 against
     103 at 2), which would flatter sepconv.
     """
     rng = np.random.default_rng(2)
-    a = rng.standard_normal((MATMUL_N, MATMUL_N)).astype(dtype)
-    b = rng.standard_normal((MATMUL_N, MATMUL_N)).astype(dtype)
+    a = rng.standard_normal((n, n)).astype(dtype)
+    b = rng.standard_normal((n, n)).astype(dtype)
     c = np.empty_like(a)
 
     def call():
@@ -573,7 +573,7 @@ def run_case(case, dtype, threads, peers, missing, args, busy=None):
     # row is timed (the worker keeps it at 1 otherwise).
     extra_calls = []
     if args.matmul and case.name in args.matmul_case_names:
-        extra_calls.append(_round_matmul(dtype))
+        extra_calls.append(_round_matmul(dtype, args.matmul_n))
     calls = [impl.call for impl in impls] + extra_calls
     timing = (calls, args.seconds, args.min_rounds, args.max_rounds, args.warm_rounds,
               zlib.crc32(f"{case.name}/{dtype}/{threads}".encode()))
@@ -606,7 +606,7 @@ def run_case(case, dtype, threads, peers, missing, args, busy=None):
         rec["impls"][impl.name].update(_stats(ns), cpu_cores_used=cores)
     if extra_calls:
         stats = _stats(timer.samples[-1])
-        rec["matmul_in_rounds"] = dict(stats, n=MATMUL_N, gflops=2 * MATMUL_N ** 3
+        rec["matmul_in_rounds"] = dict(stats, n=args.matmul_n, gflops=2 * args.matmul_n ** 3
                                        / (stats["median_us"] * 1e3))
     return rec
 
@@ -649,7 +649,8 @@ def _worker_cases(args, threads, peers, missing, busy):
     mm_reps = 1 if args.quick else 3
     if args.matmul:
         for dtype in args.dtype_list:
-            out["matmul"][dtype] = matmul_samples(dtype, threads, mm_seconds / 2, mm_reps)
+            out["matmul"][dtype] = matmul_samples(dtype, threads, mm_seconds / 2, mm_reps,
+                                                      args.matmul_n)
     from threadpoolctl import threadpool_limits
 
     # NumPy's BLAS (the reference check) on one thread: OpenBLAS's idle workers
@@ -676,7 +677,8 @@ def _worker_cases(args, threads, peers, missing, busy):
     blas_limit.restore_original_limits()
     if args.matmul:
         for dtype in args.dtype_list:
-            out["matmul"][dtype] += matmul_samples(dtype, threads, mm_seconds / 2, mm_reps)
+            out["matmul"][dtype] += matmul_samples(dtype, threads, mm_seconds / 2, mm_reps,
+                                                      args.matmul_n)
     out["runtime"]["openmp_libs"] = _loaded_openmp()
     try:
         import torch
@@ -753,7 +755,7 @@ def run_worker(args, threads, peers, backend, matmul):
     cmd += ["--schedule", args.schedule, "--turn-ms", repr(args.turn_ms),
             "--settle-ms", repr(args.settle_ms), "--quiet-ms", repr(args.quiet_ms),
             "--busy", str(args.busy), "--busy-kind", args.busy_kind,
-            "--matmul-cases", args.matmul_cases]
+            "--matmul-cases", args.matmul_cases, "--matmul-n", str(args.matmul_n)]
     if not matmul:
         cmd.append("--no-matmul")
     env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="2",
@@ -858,7 +860,7 @@ def report(meta, results, matmul, peers, args):
             busy_txt = (f", {meta['busy']} busy-loop process{'es' if meta['busy'] > 1 else ''} "
                         f"running" if meta.get("busy") else "")
             title = (f"{dtype}, {threads} thread{'s' if threads > 1 else ''}{busy_txt} "
-                     f"(NumPy {MATMUL_N}x{MATMUL_N} matmul: {mm_txt}); times are "
+                     f"(NumPy {args.matmul_n}x{args.matmul_n} matmul: {mm_txt}); times are "
                      f"median / p90 µs per call")
             columns = _columns(recs, peers)
             in_rounds = any("matmul_in_rounds" in r for r in recs)
@@ -923,7 +925,7 @@ def report(meta, results, matmul, peers, args):
                "means sepconv is faster (peers only: not litert-invoke; the plain sepconv "
                "row, not sepconv-prepared); "
                "'of matmul' = sepconv GFLOP/s / NumPy matmul GFLOP/s (same dtype, threads); "
-               f"'of matmul (rounds)' = the same against a {MATMUL_N}x{MATMUL_N} "
+               f"'of matmul (rounds)' = the same against a {args.matmul_n}x{args.matmul_n} "
                "NumPy matmul timed in the row's own interleaved rounds (its GFLOP/s after "
                "'of'; --matmul-cases); "
                "FLOPs = 2*B*L_out*C*dm*(K+F); KB = input + weights + output; "
@@ -977,9 +979,12 @@ def parse_args(argv=None):
                     help="skip the NumPy matmul reference rate")
     ap.add_argument("--matmul-cases", default=DEFAULT_MATMUL_CASES,
                     help="comma-separated cases whose rounds also time a "
-                         f"{MATMUL_N}x{MATMUL_N} NumPy matmul, for a matmul "
+                         "--matmul-n NumPy matmul, for a matmul "
                          f"rate measured side by side with the row (default "
                          f"{DEFAULT_MATMUL_CASES}; '' for none)")
+    ap.add_argument("--matmul-n", type=int, default=MATMUL_N,
+                    help=f"size of the NumPy matmul reference (default {MATMUL_N}: n x n "
+                         "times n x n)")
     ap.add_argument("--min-rounds", type=int, default=None)
     ap.add_argument("--max-rounds", type=int, default=None)
     ap.add_argument("--warm-rounds", type=int, default=None)
@@ -1001,6 +1006,8 @@ def parse_args(argv=None):
         for case in CASE_GROUPS.get(name, [CASE_BY_NAME.get(name)]):
             if case not in args.case_list:
                 args.case_list.append(case)
+    if not 16 <= args.matmul_n <= 16384:
+        ap.error(f"--matmul-n must be in [16, 16384], received {args.matmul_n}")
     args.matmul_case_names = split(args.matmul_cases)
     unknown = [c for c in args.matmul_case_names if c not in CASE_BY_NAME]
     if unknown:
@@ -1079,7 +1086,7 @@ def main(argv=None):
             continue
         workers.append({k: data.get(k) for k in ("threads", "peers", "missing", "runtime")})
         samples = data.get("matmul", {})
-        matmul[str(threads)] = {d: 2 * MATMUL_N ** 3 / median(s) / 1e9
+        matmul[str(threads)] = {d: 2 * args.matmul_n ** 3 / median(s) / 1e9
                                 for d, s in samples.items() if s}
         results += data.get("results", [])
         if jax_peers:

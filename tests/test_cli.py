@@ -122,17 +122,21 @@ def test_bench_times_a_matmul_in_the_rounds_of_its_matmul_cases(tmp_path):
     path = tmp_path / "b.json"
     result = subprocess.run([sys.executable, script, "--cases", "tiny_b1,kws_b1", "--dtypes",
                              "float32", "--threads", "1", "--peers", "", "--quick",
-                             "--matmul-cases", "kws_b1", "--json", str(path)],
+                             "--matmul-cases", "kws_b1", "--matmul-n", "96", "--json",
+                             str(path)],
                             capture_output=True, text=True, timeout=300, cwd=str(tmp_path))
     assert result.returncode == 0, result.stderr
     rows = {r["case"]: r for r in json.loads(path.read_text())["results"]}
     assert "matmul_in_rounds" not in rows["tiny_b1"]
     mm = rows["kws_b1"]["matmul_in_rounds"]
-    assert mm["n"] == 2048 and mm["calls"] >= 3
-    assert mm["gflops"] == pytest.approx(2 * 2048 ** 3 / (mm["median_us"] * 1e3))
-    assert "of matmul (rounds)" in result.stdout
+    assert mm["n"] == 96 and mm["calls"] >= 3
+    assert mm["gflops"] == pytest.approx(2 * 96 ** 3 / (mm["median_us"] * 1e3))
+    assert "of matmul (rounds)" in result.stdout and "NumPy 96x96 matmul" in result.stdout
     kws = next(line for line in result.stdout.splitlines() if line.startswith("kws_b1"))
     assert f"of {mm['gflops']:.1f}" in kws
     bad = subprocess.run([sys.executable, script, "--matmul-cases", "nope"],
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "unknown --matmul-cases ['nope']" in bad.stderr
+    bad = subprocess.run([sys.executable, script, "--matmul-n", "8"],
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "--matmul-n must be in [16, 16384], received 8" in bad.stderr
