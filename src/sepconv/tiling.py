@@ -101,8 +101,8 @@ def forward_kc(width):
     stream it.  Zen 3, 1 thread, float32, one pass against passes of 256
     (the kernel's KC, the rule before), interleaved: c512_b4 (512 inputs)
     0.96-0.97, float64 0.96; 384 inputs 0.98, 768 inputs 0.94, 1,024
-    inputs 0.94, 512 inputs with 9 taps 0.96; the SSE2 baseline level,
-    c512_b4, 0.93-0.98.  Layers of up to 256 inputs were one pass before
+    inputs 0.94, 512 inputs with 9 taps 0.96; c512_b4 channels_first 0.96;
+    the SSE2 baseline level, c512_b4, 0.93-0.98.  Layers of up to 256 inputs were one pass before
     and stay one.
     """
     passes = max(1, -(-width // _MAX_RULE_KC))
