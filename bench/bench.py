@@ -192,30 +192,27 @@ def matmul_samples(dtype, threads, seconds, min_reps, n=MATMUL_N):
     """Seconds per n x n NumPy matmul, BLAS limited to `threads` threads."""
     from threadpoolctl import threadpool_limits
 
-    rng = np.random.default_rng(1)
-    a = rng.standard_normal((n, n)).astype(dtype)
-    b = rng.standard_normal((n, n)).astype(dtype)
-    c = np.empty_like(a)
+    matmul = matmul_call(dtype, n)
     times = []
     wait_quiet(0.5)
     with threadpool_limits(limits=threads, user_api="blas"):
-        np.matmul(a, b, out=c)  # warm-up
+        matmul()  # warm-up
         end = time.perf_counter() + seconds
         while len(times) < min_reps or (time.perf_counter() < end and len(times) < 1000):
             t0 = time.perf_counter()
-            np.matmul(a, b, out=c)
+            matmul()
             times.append(time.perf_counter() - t0)
     return times
 
 
-def _round_matmul(dtype, n):
-    """A call of the NumPy matmul timed in a case's rounds (n x n, --matmul-n).
-
-    The same size as the start/end reference: a 1024x1024 one ran ~5% slower
-    (Zen 3, the two alternated: 71 against 76 GFLOP/s at 1 thread, 98 against
-    103 at 2), which would flatter sepconv.
+def matmul_call(dtype, n):
+    """One n x n NumPy matmul into a kept output (--matmul-n): the reference at
+    a worker's start and end, and the call timed in the rounds of
+    --matmul-cases.  Those rounds use the same size as the reference: a
+    1024x1024 one ran ~5% slower (Zen 3, the two alternated: 71 against 76
+    GFLOP/s at 1 thread, 98 against 103 at 2), which would flatter sepconv.
     """
-    rng = np.random.default_rng(2)
+    rng = np.random.default_rng(1)
     a = rng.standard_normal((n, n)).astype(dtype)
     b = rng.standard_normal((n, n)).astype(dtype)
     c = np.empty_like(a)
@@ -573,7 +570,7 @@ def run_case(case, dtype, threads, peers, missing, args, busy=None):
     # row is timed (the worker keeps it at 1 otherwise).
     extra_calls = []
     if args.matmul and case.name in args.matmul_case_names:
-        extra_calls.append(_round_matmul(dtype, args.matmul_n))
+        extra_calls.append(matmul_call(dtype, args.matmul_n))
     calls = [impl.call for impl in impls] + extra_calls
     timing = (calls, args.seconds, args.min_rounds, args.max_rounds, args.warm_rounds,
               zlib.crc32(f"{case.name}/{dtype}/{threads}".encode()))
@@ -581,7 +578,7 @@ def run_case(case, dtype, threads, peers, missing, args, busy=None):
     pool_before = _pool_counts()
     while True:
         try:
-            with busy.running(), _blas_limit(extra_calls, threads):
+            with busy.running(), _blas_limit(threads if extra_calls else None):
                 timer = _time(args, *timing)
             break
         except Exception as exc:  # an implementation that worked once, then failed
@@ -612,9 +609,9 @@ def run_case(case, dtype, threads, peers, missing, args, busy=None):
 
 
 @contextlib.contextmanager
-def _blas_limit(extra_calls, threads):
-    """NumPy's BLAS on ``threads`` threads while a row with a matmul call is timed."""
-    if not extra_calls:
+def _blas_limit(threads):
+    """NumPy's BLAS on ``threads`` threads (None: as it is) while a row is timed."""
+    if threads is None:
         yield
         return
     from threadpoolctl import threadpool_limits
