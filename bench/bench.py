@@ -88,7 +88,8 @@ def _use_this_checkouts_bench():
 
 _use_this_checkouts_bench()
 from sepconv_bench.peers import (CASES, COMPANIONS, EXTRA_CASES, PEERS, Problem,  # noqa: E402
-                                 Unavailable, make_sepconv, numpy_reference, openvino_core)
+                                 Unavailable, case_from_spec, case_spec, make_sepconv,
+                                 numpy_reference, openvino_core, random_cases)
 
 CASE_BY_NAME = {c.name: c for c in CASES + EXTRA_CASES}
 #: names that --cases expands to a list of cases
@@ -744,6 +745,7 @@ def run_worker(args, threads, peers, backend, matmul):
     cmd = [sys.executable, os.path.abspath(__file__), "--_worker", "--_worker-out", path,
            "--_keras-backend", backend, "--threads", str(threads),
            "--cases", ",".join(c.name for c in args.case_list),
+           *[arg for c in args.custom_cases for arg in ("--shape", f"{c.name}={case_spec(c)}")],
            "--dtypes", ",".join(args.dtype_list), "--peers", ",".join(peers),
            "--seconds", repr(args.seconds), "--min-rounds", str(args.min_rounds),
            "--max-rounds", str(args.max_rounds), "--warm-rounds", str(args.warm_rounds)]
@@ -866,6 +868,7 @@ def report(meta, results, matmul, peers, args):
                       + (["of matmul (rounds)"] if in_rounds else [])
                       + ["best peer / sepconv", "other load"])
             rows = []
+            ratios = []   # (best peer / sepconv, case) of the rows with both
             for r in recs:
                 impls = r["impls"]
                 sep = impls.get("sepconv", {})
@@ -895,6 +898,8 @@ def report(meta, results, matmul, peers, args):
                         if best is None or info["median_us"] < best[1]:
                             best = (name, info["median_us"])
                 ratio = (f"{best[1] / sep_us:.2f} ({best[0]})" if best and sep_us else "n/a")
+                if best and sep_us:
+                    ratios.append((best[1] / sep_us, f"{r['case']} vs {best[0]}"))
                 load = r.get("foreign_load")
                 rounds_mm = (r.get("matmul_in_rounds") or {}).get("gflops")
                 rows.append([r["case"], fmt_num(r["flops"] / 1e6), fmt_num(r["bytes"] / 1e3)]
@@ -906,6 +911,11 @@ def report(meta, results, matmul, peers, args):
                             + [ratio, f"{load:.2f}" if load is not None else "?"])
             out.append("")
             out.append(render_table(title, header, rows, md))
+            if ratios:
+                worst = min(ratios)
+                out.append(f"{'' if not md else chr(10)}sepconv ahead of the best peer in "
+                           f"{sum(q > 1 for q, _ in ratios)} of {len(ratios)} rows; "
+                           f"closest: {worst[0]:.2f} ({worst[1]})")
     if notes:
         out.append("")
         out.append("n/a reasons:" if not md else "**n/a reasons:**\n")
@@ -917,6 +927,11 @@ def report(meta, results, matmul, peers, args):
         out.append("**!!! OUTPUT MISMATCHES (timed anyway, marked (!)) !!!**\n" if md
                    else "!!! OUTPUT MISMATCHES (timed anyway, marked (!)) !!!")
         out += [f"{'- ' if md else '  '}{m}" for m in mismatches]
+    if args.custom_cases:
+        out.append("")
+        out.append("Shapes of --shape / --random-shapes (B,L,C,F,K,stride,dilation,dm,"
+                   "padding,data_format):")
+        out += [f"{'- ' if md else '  '}{c.name}: {case_spec(c)}" for c in args.custom_cases]
     out.append("")
     out.append("Cells are median / p90 µs per call; best peer / sepconv (medians) > 1 "
                "means sepconv is faster (peers only: not litert-invoke; the plain sepconv "
@@ -937,11 +952,21 @@ def report(meta, results, matmul, peers, args):
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--cases", default="default",
+    ap.add_argument("--cases", default=None,
                     help="comma-separated case names or groups: 'default' (the 8 cases: "
                          + ", ".join(c.name for c in CASES) + "), 'extra' ("
                          + ", ".join(c.name for c in EXTRA_CASES) + ") or 'all' "
-                         "(default: default)")
+                         "(default: default, or none when --shape or --random-shapes is given)")
+    ap.add_argument("--shape", action="append", default=[], metavar="[NAME=]SPEC",
+                    help="a shape of your own, SPEC = B,L,C,F,K,stride,dilation,dm,padding"
+                         "[,data_format], e.g. 2,300,24,48,15,1,1,1,same,channels_first "
+                         "(repeatable; named shape1, shape2, ... unless NAME= is given); "
+                         "benchmarked after --cases")
+    ap.add_argument("--random-shapes", type=int, default=0, metavar="N",
+                    help="N shapes drawn at random (channel counts 3-320, 1-33 taps, "
+                         "strides, dilations, depth multipliers, both paddings and layouts; "
+                         "see peers.random_cases), benchmarked after --cases and --shape")
+    ap.add_argument("--seed", type=int, default=0, help="seed of --random-shapes (default 0)")
     ap.add_argument("--dtypes", default="float32,float64")
     ap.add_argument("--threads", default="1,2", help="comma-separated thread counts")
     ap.add_argument("--peers", default=",".join(MAIN_PEERS + JAX_PEERS),
@@ -994,21 +1019,44 @@ def parse_args(argv=None):
     def split(text):
         return [t.strip() for t in text.split(",") if t.strip()]
 
-    unknown = [c for c in split(args.cases) if c not in CASE_BY_NAME and c not in CASE_GROUPS]
+    by_name = dict(CASE_BY_NAME)
+    custom = []
+    for i, text in enumerate(args.shape, 1):
+        name, _, spec = text.rpartition("=")
+        name = name.strip() or f"shape{i}"
+        if name in by_name or name in CASE_GROUPS:
+            ap.error(f"--shape name {name!r} is taken by a built-in case or group")
+        try:
+            custom.append(case_from_spec(spec, name))
+        except ValueError as exc:
+            ap.error(f"--shape: {exc}")
+        by_name[name] = custom[-1]
+    if args.random_shapes < 0:
+        ap.error(f"--random-shapes must be >= 0, received {args.random_shapes}")
+    for case in random_cases(args.random_shapes, args.seed):
+        custom.append(case)
+        by_name[case.name] = case
+    if args.cases is None:
+        args.cases = "" if custom else "default"
+    names = split(args.cases)
+    unknown = [c for c in names if c not in by_name and c not in CASE_GROUPS]
     if unknown:
-        ap.error(f"unknown case(s) {unknown}; known: {', '.join(CASE_BY_NAME)} "
+        ap.error(f"unknown case(s) {unknown}; known: {', '.join(by_name)} "
                  f"and the groups {', '.join(CASE_GROUPS)}")
+    args.custom_cases = custom
     args.case_list = []
-    for name in split(args.cases):
-        for case in CASE_GROUPS.get(name, [CASE_BY_NAME.get(name)]):
+    for name in names:
+        for case in CASE_GROUPS.get(name, [by_name.get(name)]):
             if case not in args.case_list:
                 args.case_list.append(case)
+    if not args.worker:   # a worker is told every case by name
+        args.case_list += [c for c in custom if c not in args.case_list]
     if not 16 <= args.matmul_n <= 16384:
         ap.error(f"--matmul-n must be in [16, 16384], received {args.matmul_n}")
     args.matmul_case_names = split(args.matmul_cases)
-    unknown = [c for c in args.matmul_case_names if c not in CASE_BY_NAME]
+    unknown = [c for c in args.matmul_case_names if c not in by_name]
     if unknown:
-        ap.error(f"unknown --matmul-cases {unknown}; known: {', '.join(CASE_BY_NAME)}")
+        ap.error(f"unknown --matmul-cases {unknown}; known: {', '.join(by_name)}")
     if args.busy < 0:
         ap.error("--busy must be >= 0")
     args.dtype_list = split(args.dtypes)

@@ -35,7 +35,8 @@ import numpy as np
 
 from sepconv.conv_utils import conv_geometry, padding_amounts
 
-__all__ = ["CASES", "EXTRA_CASES", "time_interleaved", "Case", "Problem", "Impl", "Unavailable",
+__all__ = ["CASES", "EXTRA_CASES", "time_interleaved", "Case", "case_from_spec", "case_spec",
+           "random_cases", "Problem", "Impl", "Unavailable",
            "geometry", "numpy_reference", "make_sepconv", "make_torch", "make_onnxruntime",
            "make_keras", "make_openvino", "make_litert", "openvino_core", "PEERS", "COMPANIONS"]
 
@@ -610,6 +611,89 @@ EXTRA_CASES = [
     Case("k8same_b2",   2,   301,  48,  40,  8, 2, 1, 2, "same"),
     Case("quartz_b8_cf", 8,  800, 256, 256, 33, 1, 1, 1, "same", "channels_first"),
 ]
+
+#: The fields of a --shape spec, in order (data_format optional).
+SPEC_FIELDS = ("B", "L", "C", "F", "K", "stride", "dilation", "dm", "padding", "data_format")
+#: Bounds on a --shape spec's integers: a benchmark shape, not a stress test.
+SPEC_BOUNDS = {"B": 4096, "L": 1 << 20, "C": 8192, "F": 8192, "K": 1024, "stride": 1024,
+               "dilation": 1024, "dm": 64}
+
+
+def case_from_spec(spec, name):
+    """A Case from ``B,L,C,F,K,stride,dilation,dm,padding[,data_format]``.
+
+    Raises ValueError naming the field and the value received when the
+    spec is not a shape Keras's SeparableConv1D accepts.
+    """
+    parts = [p.strip() for p in spec.split(",")]
+    if len(parts) not in (9, 10):
+        raise ValueError(f"a shape is B,L,C,F,K,stride,dilation,dm,padding[,data_format] "
+                         f"(9 or 10 fields); received {spec!r} ({len(parts)} fields)")
+    values = {}
+    for field_name, text in zip(SPEC_FIELDS[:8], parts[:8]):
+        try:
+            value = int(text)
+        except ValueError:
+            raise ValueError(f"shape {spec!r}: {field_name} must be an integer, "
+                             f"received {text!r}") from None
+        if not 1 <= value <= SPEC_BOUNDS[field_name]:
+            raise ValueError(f"shape {spec!r}: {field_name} must be in "
+                             f"[1, {SPEC_BOUNDS[field_name]}], received {value}")
+        values[field_name] = value
+    padding = parts[8].lower()
+    if padding not in ("valid", "same"):
+        raise ValueError(f"shape {spec!r}: padding must be 'valid' or 'same', "
+                         f"received {parts[8]!r}")
+    data_format = parts[9].lower() if len(parts) == 10 else "channels_last"
+    if data_format not in ("channels_last", "channels_first"):
+        raise ValueError(f"shape {spec!r}: data_format must be 'channels_last' or "
+                         f"'channels_first', received {parts[9]!r}")
+    if values["stride"] > 1 and values["dilation"] > 1:
+        raise ValueError(f"shape {spec!r}: Keras refuses stride > 1 with dilation > 1, "
+                         f"received stride={values['stride']}, dilation={values['dilation']}")
+    span = (values["K"] - 1) * values["dilation"] + 1
+    if padding == "valid" and values["L"] < span:
+        raise ValueError(f"shape {spec!r}: L={values['L']} is shorter than the dilated "
+                         f"kernel ({span} steps) with padding 'valid'")
+    return Case(name, padding=padding, data_format=data_format, **values)
+
+
+def case_spec(case):
+    """The --shape spec of a Case (case_from_spec's inverse)."""
+    return ",".join(str(getattr(case, f)) for f in SPEC_FIELDS)
+
+
+def random_cases(count, seed, max_macs=5e7):
+    """``count`` shapes drawn at random (reproducible from ``seed``).
+
+    Channel counts are any integer in [3, 320] (multiples of the vector width
+    no likelier than others), kernels 1-33 taps (odd ones twice as likely),
+    one shape in four strided (2-4) and one in four of the others dilated
+    (2-8), a depth multiplier of 2-4 one time in four, 'same' or 'valid',
+    one in four channels_first; batch 1-8 and a sequence length drawn
+    log-uniformly from 16-4096, the length then cut until a call is at most
+    ``max_macs`` multiply-adds (so a sweep stays minutes long).
+    """
+    rng = np.random.default_rng(seed)
+    cases = []
+    for i in range(count):
+        C, F = (int(v) for v in rng.integers(3, 321, 2))
+        K = int(rng.choice(np.r_[np.arange(1, 34, 2), np.arange(1, 34, 2), np.arange(2, 33, 2)]))
+        stride = int(rng.integers(2, 5)) if rng.random() < 0.25 else 1
+        dilation = int(rng.integers(2, 9)) if stride == 1 and rng.random() < 0.25 else 1
+        dm = int(rng.integers(2, 5)) if rng.random() < 0.25 else 1
+        padding = str(rng.choice(["same", "valid"]))
+        data_format = "channels_first" if rng.random() < 0.25 else "channels_last"
+        B = int(rng.integers(1, 9))
+        L = int(np.exp(rng.uniform(np.log(16), np.log(4096))))
+        L = max(L, (K - 1) * dilation + 1)
+        while B * L * C * dm * (K + F) / stride > max_macs and L > (K - 1) * dilation + 1:
+            L = max(L // 2, (K - 1) * dilation + 1)
+        while B > 1 and B * L * C * dm * (K + F) / stride > max_macs:
+            B -= 1
+        cases.append(Case(f"rand{seed}_{i}", B, L, C, F, K, stride, dilation, dm, padding,
+                          data_format))
+    return cases
 
 
 def time_interleaved(impls, seconds):

@@ -140,3 +140,48 @@ def test_bench_times_a_matmul_in_the_rounds_of_its_matmul_cases(tmp_path):
     bad = subprocess.run([sys.executable, script, "--matmul-n", "8"],
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "--matmul-n must be in [16, 16384], received 8" in bad.stderr
+
+
+def test_bench_runs_shapes_of_your_own_and_random_ones(tmp_path):
+    """bench/bench.py --shape and --random-shapes: the shapes run (sepconv checked
+    against the float64 reference) alone when --cases is not given, carry their
+    spec into the JSON and the report, the same seed draws the same shapes and a
+    bad spec is refused, naming the field and the value, before anything runs."""
+    script = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                          "bench", "bench.py")
+    common = ["--dtypes", "float32", "--threads", "1", "--peers", "", "--quick", "--no-matmul"]
+
+    def run(*argv, name="b.json"):
+        path = tmp_path / name
+        result = subprocess.run([sys.executable, script, *argv, *common, "--json", str(path)],
+                                capture_output=True, text=True, timeout=300, cwd=str(tmp_path))
+        assert result.returncode == 0, result.stderr
+        return result.stdout, json.loads(path.read_text())["results"]
+
+    out, rows = run("--shape", "odd=2,50,19,7,4,2,1,3,valid,channels_first",
+                    "--shape", "1,40,5,6,3,1,2,1,same", "--random-shapes", "2", "--seed", "7")
+    assert [r["case"] for r in rows] == ["odd", "shape2", "rand7_0", "rand7_1"]
+    assert rows[0]["shape"] == dict(B=2, L=50, C=19, F=7, K=4, stride=2, dilation=1, dm=3,
+                                    padding="valid", data_format="channels_first")
+    assert rows[0]["L_out"] == (50 - 4) // 2 + 1
+    assert rows[1]["shape"]["dilation"] == 2 and rows[1]["L_out"] == 40
+    assert all(r["impls"]["sepconv"]["status"] == "ok" for r in rows)
+    assert "odd: 2,50,19,7,4,2,1,3,valid,channels_first" in out
+    assert "sepconv ahead of the best peer" not in out   # no peers, no ratios
+    _, again = run("--random-shapes", "2", "--seed", "7", name="again.json")
+    assert [r["shape"] for r in again] == [r["shape"] for r in rows[2:]]
+    _, other = run("--random-shapes", "2", "--seed", "8", name="other.json")
+    assert [r["shape"] for r in other] != [r["shape"] for r in again]
+    for argv, message in [
+            (["--shape", "1,40,5,6,3,1,1,1"], "9 or 10 fields"),
+            (["--shape", "1,40,5,6,x,1,1,1,same"], "K must be an integer, received 'x'"),
+            (["--shape", "1,40,0,6,3,1,1,1,same"], "C must be in [1, 8192], received 0"),
+            (["--shape", "1,40,5,6,3,2,2,1,same"], "stride=2, dilation=2"),
+            (["--shape", "1,4,5,6,3,1,2,1,valid"], "L=4 is shorter than the dilated kernel"),
+            (["--shape", "1,40,5,6,3,1,1,1,causal"], "received 'causal'"),
+            (["--shape", "1,40,5,6,3,1,1,1,same,nhwc"], "received 'nhwc'"),
+            (["--shape", "kws_b1=1,40,5,6,3,1,1,1,same"], "'kws_b1' is taken"),
+            (["--random-shapes", "-1"], "received -1")]:
+        bad = subprocess.run([sys.executable, script, *argv], capture_output=True, text=True,
+                             timeout=300)
+        assert bad.returncode == 2 and message in bad.stderr, (argv, bad.stderr)
