@@ -895,6 +895,55 @@ def test_channels_first_equals_channels_last_bitwise(level, dtype, taps, dilatio
         np.testing.assert_array_equal(first.transpose(0, 2, 1), last)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("channels, taps, strides, mult, steps, padding", [
+    (24, 8, 2, 2, 150, "same"), (13, 21, 4, 3, 66, "same"), (7, 5, 3, 1, 101, "valid"),
+    (40, 33, 2, 1, 300, "same"), (6, 9, 5, 1, 200, "same"), (30, 4, 4, 1, 97, "valid"),
+    (12, 1, 3, 2, 50, "same"), (4, 3, 2, 1, 40, "same"), (18, 7, 6, 2, 35, "valid"),
+    (12, 3, 60, 1, 20000, "same")])
+@pytest.mark.parametrize("weights_kind", ["finite", "with_inf_and_nan"])
+def test_strided_channels_first_equals_channels_last_bitwise(level, dtype, channels, taps,
+                                                             strides, mult, steps, padding,
+                                                             weights_kind):
+    # Strided, the channels_first depthwise loop splits each row into its
+    # stride phases (a vectorized deinterleave for strides 2-4, a plain one
+    # above), zero padded at the edges, and runs the vector block with a
+    # per-tap offset; blocks with a weight that is not finite, the channels
+    # past the last full block and windows too long to copy (the last case:
+    # 60 x ~130 steps) keep the one-row-at-a-time loop.  Every way must give
+    # the channels_last bits.
+    rng = np.random.default_rng(channels * 31 + taps * 7 + strides)
+    filters = 11
+    x = rng.standard_normal((3, steps, channels)).astype(dtype)
+    x[0, :4] = np.nan
+    x[1, -2:, 1] = np.inf
+    dw = rng.standard_normal((taps, channels, mult)).astype(dtype)
+    if weights_kind != "finite":
+        dw[0, 2 % channels, 0] = np.inf
+        dw[-1, (channels - 1), mult - 1] = np.nan
+    pw = rng.standard_normal((1, channels * mult, filters)).astype(dtype)
+    b = rng.standard_normal(filters).astype(dtype)
+    last = separable_conv1d(x, dw, pw, b, strides=strides, padding=padding,
+                            data_format="channels_last", num_threads=1)
+    if weights_kind == "finite":   # the non-finite inputs reach only some outputs
+        assert 0.3 < np.isfinite(last).mean() < 1
+    for threads in (1, 3):
+        first = separable_conv1d(np.ascontiguousarray(x.transpose(0, 2, 1)), dw, pw, b,
+                                 strides=strides, padding=padding,
+                                 data_format="channels_first", num_threads=threads)
+        np.testing.assert_array_equal(first.transpose(0, 2, 1), last)
+    if weights_kind == "finite" and steps < 1000:
+        x64 = x.astype(np.float64)
+        x64[~np.isfinite(x64)] = 0.5
+        got = separable_conv1d(np.ascontiguousarray(x64.transpose(0, 2, 1)).astype(dtype), dw,
+                               pw, b, strides=strides, padding=padding,
+                               data_format="channels_first")
+        want = separable_conv1d_reference(x64, dw.astype(np.float64), pw.astype(np.float64),
+                                          b.astype(np.float64), strides=strides,
+                                          padding=padding)
+        _assert_close(got.transpose(0, 2, 1), want, dtype)
+
+
 # ------------------------------------------- input staging (misaligned input)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("channels, taps, strides, dilation, mult, padding", [

@@ -155,6 +155,16 @@ cdef extern from "microkernels.h":
         const double* const* rows, Py_ssize_t steps, const double* w, Py_ssize_t width,
         Py_ssize_t taps, Py_ssize_t dilation, Py_ssize_t first_pos, double* d,
         Py_ssize_t ld) noexcept nogil
+    void sepconv_dw_cf_at_f32 "SEPCONV_F32_DWCONV_CF_AT" (
+        const float* const* rows, const float* w, Py_ssize_t width, Py_ssize_t taps,
+        const Py_ssize_t* offs, Py_ssize_t first_pos, float* d, Py_ssize_t ld) noexcept nogil
+    void sepconv_dw_cf_at_f64 "SEPCONV_F64_DWCONV_CF_AT" (
+        const double* const* rows, const double* w, Py_ssize_t width, Py_ssize_t taps,
+        const Py_ssize_t* offs, Py_ssize_t first_pos, double* d, Py_ssize_t ld) noexcept nogil
+    void sepconv_split_f32(const float* src, Py_ssize_t n, Py_ssize_t stride, float* out,
+                           Py_ssize_t ldo) noexcept nogil
+    void sepconv_split_f64(const double* src, Py_ssize_t n, Py_ssize_t stride, double* out,
+                           Py_ssize_t ldo) noexcept nogil
     void sepconv_micro_row_f32 "SEPCONV_F32_GEMM_ROW" (
         Py_ssize_t kc, const float* a, Py_ssize_t a_row, Py_ssize_t a_col, const float* b,
         Py_ssize_t b_row, const float* c, Py_ssize_t c_row, int first, float* out,
@@ -889,6 +899,17 @@ cdef inline void _dw_cf_block(const floating** rows, Py_ssize_t steps, const flo
         sepconv_dw_cf_block_f64(rows, steps, w, width, taps, dilation, first_pos, d, ld)
 
 
+cdef inline void _dw_cf_at(const floating** rows, const floating* w, Py_ssize_t width,
+                           Py_ssize_t taps, const Py_ssize_t* offs, Py_ssize_t first_pos,
+                           floating* d, Py_ssize_t ld) noexcept nogil:
+    # The same block with tap k at rows[r] + first_pos + offs[k] (every tap
+    # inside the rows): the strided loop's phase-split copies.
+    if floating is float:
+        sepconv_dw_cf_at_f32(rows, w, width, taps, offs, first_pos, d, ld)
+    else:
+        sepconv_dw_cf_at_f64(rows, w, width, taps, offs, first_pos, d, ld)
+
+
 # Longest zero-padded input window (steps) an edge tile of the
 # channels_first depthwise loop copies, and the largest staged channels_last
 # input tile (bytes); longer ones read the caller's array directly; and
@@ -904,6 +925,45 @@ cdef enum:
     _HOLD_GIL_MACS = 1 << 15
 
 
+cdef inline void _split_phases(const floating** xrows, Py_ssize_t steps, Py_ssize_t stride,
+                               Py_ssize_t first, Py_ssize_t phase, floating* buf,
+                               const floating** wrows) noexcept nogil:
+    # Row jj of a strided channels_first block into buf + jj * stride * phase:
+    # phase q at q * phase holds positions first + q + stride * i (i <
+    # phase) of xrows[jj], zero outside [0, steps).  The i whose every phase
+    # is inside go through the C deinterleave; the others (edge tiles
+    # only) one value at a time.
+    cdef Py_ssize_t jj, q, i, pos, lo, hi
+    cdef floating* out
+    cdef const floating* src
+    # lo: the first i with first >= 0 (phase 0 inside from there on);
+    # hi: one past the last i with first + stride - 1 + stride * i < steps.
+    lo = 0 if first >= 0 else (-first + stride - 1) // stride
+    hi = (steps - first - stride) // stride + 1 if steps - first - stride >= 0 else 0
+    if lo > phase:
+        lo = phase
+    if hi > phase:
+        hi = phase
+    if hi < lo:
+        hi = lo
+    for jj in range(SEPCONV_DW_ROWS):
+        src = xrows[jj]
+        out = buf + jj * stride * phase
+        if hi > lo:
+            if floating is float:
+                sepconv_split_f32(src + first + stride * lo, hi - lo, stride, out + lo, phase)
+            else:
+                sepconv_split_f64(src + first + stride * lo, hi - lo, stride, out + lo, phase)
+        for q in range(stride):
+            for i in range(lo):
+                pos = first + q + stride * i
+                out[q * phase + i] = src[pos] if 0 <= pos < steps else 0
+            for i in range(hi, phase):
+                pos = first + q + stride * i
+                out[q * phase + i] = src[pos] if 0 <= pos < steps else 0
+        wrows[jj] = out
+
+
 cdef void _depthwise_channels_major(const floating* x, Py_ssize_t steps, Py_ssize_t channels,
                                     const floating* dw, Py_ssize_t taps, Py_ssize_t mult,
                                     Py_ssize_t stride, Py_ssize_t dilation, Py_ssize_t pad_left,
@@ -912,14 +972,13 @@ cdef void _depthwise_channels_major(const floating* x, Py_ssize_t steps, Py_ssiz
     # channels_first: x is (channels, steps); d[m*C + c, r] for r < cols (a
     # multiple of NR).  Blocks of DW_ROWS channels x NR steps are summed over
     # all taps in registers by the C block (DW_ROWS x 2 independent vector
-    # chains hide the FMA latency); channels past the last full block, and
-    # every channel when strided, take a plain loop.
+    # chains hide the FMA latency); channels past the last full block take a
+    # plain loop.
     cdef Py_ssize_t width = channels * mult
     cdef Py_ssize_t nr = SEPCONV_NR_F32 if floating is float else SEPCONV_NR_F64
-    # Strided taps gain nothing from the block (their loads are gathers).
-    cdef Py_ssize_t full = width - width % SEPCONV_DW_ROWS if stride == 1 else 0
+    cdef Py_ssize_t full = width - width % SEPCONV_DW_ROWS
     cdef const floating* xrows[SEPCONV_DW_ROWS]
-    cdef Py_ssize_t block, jp, jj, chunk, tc, k, base, r, lo, hi, rows_here, i
+    cdef Py_ssize_t block, jp, jj, chunk, tc, k, base, r, lo, hi, rows_here, i, q
     cdef floating* drow
     cdef const floating* xr
     # A tile at an edge of the sequence reads past it for some taps, which
@@ -937,7 +996,27 @@ cdef void _depthwise_channels_major(const floating* x, Py_ssize_t steps, Py_ssiz
     cdef floating* rows_buf = NULL
     cdef const floating* wrows[SEPCONV_DW_ROWS]
     cdef floating v
-    if full > 0 and (first < 0 or first + window > steps) and window <= _MAX_WINDOW:
+    # Strided, a tap's steps are ``stride`` apart in the row, so the block's
+    # vector loads would be gathers.  Instead each row of a block is first
+    # copied split into its ``stride`` phases, zero padded (phase q, of
+    # ``phase`` steps, holds input positions base + q + stride * i, base the
+    # tile's first tap-0 position): output step j's tap k is then phase
+    # (k * dilation) % stride at j + (k * dilation) // stride, so every tap
+    # loads consecutive steps (offs[k]).  Bits as the zero-padded window's.
+    cdef Py_ssize_t phase = cols + ((taps - 1) * dilation) // stride
+    cdef Py_ssize_t* offs = NULL
+    if stride > 1:
+        window = stride * phase
+        first = t0 * stride - pad_left
+        if full > 0 and window <= _MAX_WINDOW:
+            offs = <Py_ssize_t*>malloc(taps * sizeof(Py_ssize_t))
+        if offs == NULL:
+            full = 0
+        else:
+            for k in range(taps):
+                offs[k] = ((k * dilation) % stride) * phase + (k * dilation) // stride
+    if full > 0 and (stride > 1 or first < 0 or first + window > steps) \
+            and window <= _MAX_WINDOW:
         window_raw = malloc(SEPCONV_DW_ROWS * window * sizeof(floating) + 64)
         rows_buf = <floating*>sepconv_scratch(window_raw,
                                                SEPCONV_DW_ROWS * window * sizeof(floating))
@@ -957,27 +1036,34 @@ cdef void _depthwise_channels_major(const floating* x, Py_ssize_t steps, Py_ssiz
                         v = dw[k * width + jp + jj]
                         if not (v - v == 0):   # inf or NaN
                             padded = False
-            if padded:
-                for jj in range(SEPCONV_DW_ROWS):
-                    drow = rows_buf + jj * window
-                    for i in range(inside_lo):
-                        drow[i] = 0
-                    for i in range(inside_lo, inside_hi):
-                        drow[i] = xrows[jj][first + i]
-                    for i in range(inside_hi, window):
-                        drow[i] = 0
-                    wrows[jj] = drow
-            for chunk in range(cols // nr):
-                tc = t0 + chunk * nr
-                if padded:   # positions relative to the window's first step
-                    _dw_cf_block(wrows, window, dw + jp, width, taps, dilation, tc - t0,
-                                 d + jp * ld + chunk * nr, ld)
-                else:
-                    _dw_cf_block(xrows, steps, dw + jp, width, taps, dilation, tc - pad_left,
-                                 d + jp * ld + chunk * nr, ld)
-            continue
-        # The last, partial block of channels (every channel when strided):
-        # one row at a time.
+            if stride > 1 and padded:
+                _split_phases(xrows, steps, stride, first, phase, rows_buf, wrows)
+                for chunk in range(cols // nr):
+                    _dw_cf_at(wrows, dw + jp, width, taps, offs, chunk * nr,
+                              d + jp * ld + chunk * nr, ld)
+                continue
+            if stride == 1:
+                if padded:
+                    for jj in range(SEPCONV_DW_ROWS):
+                        drow = rows_buf + jj * window
+                        for i in range(inside_lo):
+                            drow[i] = 0
+                        for i in range(inside_lo, inside_hi):
+                            drow[i] = xrows[jj][first + i]
+                        for i in range(inside_hi, window):
+                            drow[i] = 0
+                        wrows[jj] = drow
+                for chunk in range(cols // nr):
+                    tc = t0 + chunk * nr
+                    if padded:   # positions relative to the window's first step
+                        _dw_cf_block(wrows, window, dw + jp, width, taps, dilation, tc - t0,
+                                     d + jp * ld + chunk * nr, ld)
+                    else:
+                        _dw_cf_block(xrows, steps, dw + jp, width, taps, dilation,
+                                     tc - pad_left, d + jp * ld + chunk * nr, ld)
+                continue
+        # The last, partial block of channels (and a strided block whose
+        # weights are not all finite): one row at a time.
         rows_here = width - jp if width - jp < SEPCONV_DW_ROWS else SEPCONV_DW_ROWS
         for jj in range(rows_here):
             drow = d + (jp + jj) * ld
@@ -990,6 +1076,7 @@ cdef void _depthwise_channels_major(const floating* x, Py_ssize_t steps, Py_ssiz
                 for r in range(lo, hi):
                     drow[r - t0] += xr[r * stride + base] * dw[k * width + jp + jj]
     free(window_raw)
+    free(offs)
 
 
 # --------------------------------------------------------------------------
