@@ -978,7 +978,7 @@ cdef void _depthwise_channels_major(const floating* x, Py_ssize_t steps, Py_ssiz
     cdef Py_ssize_t nr = SEPCONV_NR_F32 if floating is float else SEPCONV_NR_F64
     cdef Py_ssize_t full = width - width % SEPCONV_DW_ROWS
     cdef const floating* xrows[SEPCONV_DW_ROWS]
-    cdef Py_ssize_t block, jp, jj, chunk, tc, k, base, r, lo, hi, rows_here, i, q
+    cdef Py_ssize_t block, jp, jj, chunk, tc, k, base, r, lo, hi, rows_here, i
     cdef floating* drow
     cdef const floating* xr
     # A tile at an edge of the sequence reads past it for some taps, which
@@ -999,8 +999,8 @@ cdef void _depthwise_channels_major(const floating* x, Py_ssize_t steps, Py_ssiz
     # Strided, a tap's steps are ``stride`` apart in the row, so the block's
     # vector loads would be gathers.  Instead each row of a block is first
     # copied split into its ``stride`` phases, zero padded (phase q, of
-    # ``phase`` steps, holds input positions base + q + stride * i, base the
-    # tile's first tap-0 position): output step j's tap k is then phase
+    # ``phase`` steps, holds input positions first + q + stride * i, first
+    # the tile's tap-0 position): output step j's tap k is then phase
     # (k * dilation) % stride at j + (k * dilation) // stride, so every tap
     # loads consecutive steps (offs[k]).  Bits as the zero-padded window's.
     cdef Py_ssize_t phase = cols + ((taps - 1) * dilation) // stride
