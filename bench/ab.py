@@ -35,7 +35,7 @@ import sepconv
 from sepconv import functional
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from peers import CASES, EXTRA_CASES  # noqa: E402  (a script beside this one)
+from peers import CASES, EXTRA_CASES, case_from_spec  # noqa: E402  (a script beside this one)
 
 
 def load_other(folder, level):
@@ -115,7 +115,10 @@ def compare(case, other, level, threads, offset, channels_first, seconds, dtype,
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--other", required=True, help="the other build's sepconv folder")
-    ap.add_argument("--cases", default="quartz_b8,dil4_b8,audio_b1,kws_b1")
+    ap.add_argument("--cases", default="quartz_b8,dil4_b8,audio_b1,kws_b1",
+                    help="case names ('' for none)")
+    ap.add_argument("--shape", action="append", default=[], metavar="B,L,C,F,K,s,d,dm,pad",
+                    help="a shape of your own (bench.py's --shape spec; repeatable)")
     ap.add_argument("--level", default=functional.isa_level())
     ap.add_argument("--threads", type=int, default=1,
                     help="1 (default); more is refused: the two builds' thread pools in one "
@@ -132,9 +135,18 @@ def main(argv=None):
         ap.error("--threads must be 1: two builds' thread pools in one process disturb "
                  "each other; compare multi-threaded calls with bench/bench.py")
     known = {case.name: case for case in CASES + EXTRA_CASES}
+    unknown = [name for name in args.cases.split(",") if name and name not in known]
+    if unknown:
+        ap.error(f"unknown case(s) {unknown}; known: {', '.join(known)}")
+    cases = [known[name] for name in args.cases.split(",") if name]
+    for i, spec in enumerate(args.shape, 1):
+        try:
+            cases.append(case_from_spec(spec, f"shape{i}"))
+        except ValueError as exc:
+            ap.error(f"--shape: {exc}")
     other = load_other(args.other, args.level)
-    for name in args.cases.split(","):
-        case = known[name]
+    for case in cases:
+        name = case.name
         old, new, same, tile = compare(case, other, args.level, args.threads, args.align,
                                        args.channels_first, args.seconds, args.dtype,
                                        args.out_align)

@@ -100,17 +100,23 @@ def test_bench_ab_compares_two_builds_and_checks_their_bits(tmp_path):
                           "bench", "ab.py")
     folder = os.path.dirname(sepconv.__file__)
     result = subprocess.run([sys.executable, script, "--other", folder, "--cases",
-                             "tiny_b1,c40_b1", "--seconds", "0.1"], capture_output=True,
+                             "tiny_b1,c40_b1", "--shape", "2,40,7,5,9,1,3,2,valid",
+                             "--seconds", "0.1"], capture_output=True,
                             text=True, timeout=300, cwd=str(tmp_path))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
-    assert [line.split()[0] for line in lines] == ["tiny_b1", "c40_b1"]
+    assert [line.split()[0] for line in lines] == ["tiny_b1", "c40_b1", "shape1"]
     for line in lines:
         assert "new/old" in line and "DIFFER" not in line
         assert float(line.rsplit("new/old", 1)[1]) > 0
     bad = subprocess.run([sys.executable, script, "--other", str(tmp_path)],
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode != 0 and "no _sepconv" in bad.stderr
+    for argv, message in [(["--cases", "nope"], "unknown case(s) ['nope']"),
+                          (["--shape", "2,40,7,5,9,2,3,2,valid"], "stride=2, dilation=3")]:
+        bad = subprocess.run([sys.executable, script, "--other", folder, *argv],
+                             capture_output=True, text=True, timeout=300)
+        assert bad.returncode == 2 and message in bad.stderr, bad.stderr
 
 
 def test_bench_times_a_matmul_in_the_rounds_of_its_matmul_cases(tmp_path):

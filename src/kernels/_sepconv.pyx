@@ -1534,14 +1534,20 @@ cdef int _forward(const floating* x, Py_ssize_t batch, Py_ssize_t steps,
     else:
         work.c_bytes = tile * ((filters + nr - 1) // nr) * nr * sizeof(floating)
     # Stage channels_last input tiles in aligned scratch when that pays
-    # (_stage_pays).
+    # (_stage_pays), and the tile's rows load each staged row 12 times on
+    # average (the same count, for tiles too short or too dilated to load
+    # every row of their window mult * taps / stride times: one output
+    # step of 19 taps at dilation 5 read 19 of the 91 rows it copied).
     work.s_bytes = 0
     if not channels_first and _stage_pays(<uintptr_t>x, channels * sizeof(floating), taps,
                                           mult, stride, dilation):
         window = (tile - 1) * stride + (taps - 1) * dilation + 1
         if window > steps:
             window = steps
-        if window * _stage_stride(channels, sizeof(floating)) * sizeof(floating) <= _MAX_STAGE:
+        if (tile if tile < out_steps else out_steps) * taps * mult < 12 * window:
+            window = 0   # not staged
+        if 0 < window and \
+                window * _stage_stride(channels, sizeof(floating)) * sizeof(floating) <= _MAX_STAGE:
             work.s_bytes = window * _stage_stride(channels, sizeof(floating)) * sizeof(floating)
     # An output larger than this does not stay in a core's cache from one
     # call to the next, so each storing micro-kernel call first asks for
