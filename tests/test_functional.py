@@ -944,6 +944,57 @@ def test_strided_channels_first_equals_channels_last_bitwise(level, dtype, chann
         _assert_close(got.transpose(0, 2, 1), want, dtype)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kc_passes", [1, 2])
+def test_channels_first_tiles_either_way_round_give_the_channels_last_bits(level, dtype,
+                                                                           kc_passes,
+                                                                           monkeypatch):
+    # A channels_first tile of fewer output steps than one column block is
+    # multiplied steps x filters (rows of MR steps, the NR strips packed
+    # after the bias, the C tile written to y transposed); others filters x
+    # steps.  Forced both ways (set_cf_rows) and by the rule, every call
+    # must give the channels_last bits: sequences of 1 to 40 output steps
+    # (every remainder of MR: the last rows one at a time or as one more
+    # block), long ones whose last tile is short, a filter count off NR,
+    # strided and dilated layers, one pass or two of the pointwise sum,
+    # output written where out= says and nowhere else.
+    kernels = functional.kernel_module(level)
+    if kc_passes == 2:
+        _two_passes(monkeypatch, kernels)
+    rng = np.random.default_rng(kc_passes)
+    channels, mult, filters = (137, 2, 29) if kc_passes == 2 else (19, 3, 29)
+    cases = [(steps, 3, 1, 1, "same") for steps in range(1, 41)]
+    cases += [(70, 5, 1, 1, "same"), (131, 4, 1, 1, "valid"), (50, 11, 1, 4, "valid"),
+              (23, 7, 2, 1, "valid"), (9, 3, 4, 1, "same"), (300, 5, 1, 1, "same")]
+    dw = rng.standard_normal((11, channels, mult)).astype(dtype)
+    pw = rng.standard_normal((1, channels * mult, filters)).astype(dtype)
+    b = rng.standard_normal(filters).astype(dtype)
+    previous = kernels.set_cf_rows(-1)
+    try:
+        for steps, taps, strides, dilation, padding in cases:
+            x = rng.standard_normal((2, steps, channels)).astype(dtype)
+            args = dict(strides=strides, padding=padding, dilation_rate=dilation,
+                        activation="relu")
+            last = separable_conv1d(x, dw[:taps], pw, b, data_format="channels_last", **args)
+            xf = np.ascontiguousarray(x.transpose(0, 2, 1))
+            for mode in (-1, 0, 1):
+                kernels.set_cf_rows(mode)
+                shape = (2, filters, last.shape[1])
+                buffer = np.full(last.size + 5, 7.0, dtype)
+                out = buffer[2:2 + last.size].reshape(shape)
+                for threads in (1, 2):
+                    y = separable_conv1d(xf, dw[:taps], pw, b, data_format="channels_first",
+                                         num_threads=threads, out=out, **args)
+                    assert y is out
+                    np.testing.assert_array_equal(y.transpose(0, 2, 1), last,
+                                                  err_msg=f"{steps} steps, mode {mode}")
+                    assert (buffer[:2] == 7).all() and (buffer[-3:] == 7).all()
+    finally:
+        kernels.set_cf_rows(previous)
+    with pytest.raises(ValueError, match="received 2"):
+        kernels.set_cf_rows(2)
+
+
 # ------------------------------------------- input staging (misaligned input)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("channels, taps, strides, dilation, mult, padding", [

@@ -455,6 +455,20 @@ cdef inline void _micro_kernel_half(Py_ssize_t kc, const floating* a, Py_ssize_t
         sepconv_micro_half_f64(kc, a, a_row, 1, b, b_row, c, c_row, first)
 
 
+cdef inline void _micro_row_sum(Py_ssize_t kc, const floating* a, Py_ssize_t a_col,
+                                const floating* b, Py_ssize_t b_row, floating* c,
+                                bint first) noexcept nogil:
+    # One row of _micro_kernel (A element k at a[k * a_col]): the storing
+    # row kernel with no bias and no activation, C read (unless first) and
+    # written in place.
+    if floating is float:
+        sepconv_micro_row_f32(kc, a, 0, a_col, b, b_row, c, 0, first, c, 0, c, 0, ACT_LINEAR,
+                              SEPCONV_NR_F32)
+    else:
+        sepconv_micro_row_f64(kc, a, 0, a_col, b, b_row, c, 0, first, c, 0, c, 0, ACT_LINEAR,
+                              SEPCONV_NR_F64)
+
+
 cdef inline void _micro_row_half(Py_ssize_t kc, const floating* a, const floating* b,
                                  Py_ssize_t b_row, floating* c, bint first) noexcept nogil:
     # One row of _micro_kernel_half.
@@ -1255,6 +1269,111 @@ cdef void _tile_channels_last(const floating* x, Py_ssize_t steps, Py_ssize_t ch
                        filters - c0, bias + c0, 1, use_bias, act)
 
 
+# channels_first tiles the other way round (_tile_channels_first_rows):
+# -1 by the rule, 0 never, 1 always (set_cf_rows, for tests and bench/ab.py).
+cdef int _cf_rows_forced = -1
+
+
+def set_cf_rows(int mode):
+    """How channels_first tiles are multiplied: -1 by the kernel's rule (the
+    default), 0 always filters x steps, 1 always steps x filters (the same
+    bits either way; for tests and timing).  Returns the previous mode."""
+    global _cf_rows_forced
+    if mode not in (-1, 0, 1):
+        raise ValueError(f"set_cf_rows: mode must be -1, 0 or 1, received {mode}")
+    previous = _cf_rows_forced
+    _cf_rows_forced = mode
+    return previous
+
+
+cdef inline Py_ssize_t _cf_rows_ld(Py_ssize_t tile, Py_ssize_t nr) noexcept nogil:
+    # Columns of the depthwise tile D (width x ld) when a channels_first tile
+    # is multiplied steps x filters: whole MR row blocks of steps, computed
+    # NR steps at a time by the depthwise block.
+    cdef Py_ssize_t rows = (tile + SEPCONV_MR - 1) // SEPCONV_MR * SEPCONV_MR
+    return (rows + nr - 1) // nr * nr
+
+
+cdef inline bint _cf_by_rows(Py_ssize_t valid, Py_ssize_t nr) noexcept nogil:
+    # Whether a channels_first tile of ``valid`` output steps is multiplied
+    # steps x filters (rows of MR steps) rather than filters x steps
+    # (columns of NR steps).
+    # Rule: fewer steps than one column block (a tile of a short sequence,
+    # or the last tile of a long one).  Zen 3, AVX2, float32, 1 thread,
+    # interleaved, steps x filters over filters x steps: 1 output step
+    # (6 x 41 x 269 -> 86, 11 taps at dilation 4) 0.65x the time, 2 steps
+    # (stride 4) 0.77-0.81x; from 17 steps on it was 0.94-1.41x (24 and 66
+    # steps 0.94-0.99x, 17 with 5 rows one at a time 1.09x, 300-1000 steps
+    # 1.13-1.41x).
+    if _cf_rows_forced >= 0:
+        return _cf_rows_forced == 1
+    return valid < nr
+
+
+cdef void _tile_channels_first_rows(const floating* x, Py_ssize_t steps,
+                                    Py_ssize_t channels, const floating* packed,
+                                    Py_ssize_t taps, Py_ssize_t mult, Py_ssize_t filters,
+                                    bint use_bias, int act, Py_ssize_t stride,
+                                    Py_ssize_t dilation, Py_ssize_t pad_left, Py_ssize_t t0,
+                                    Py_ssize_t tile, Py_ssize_t valid, Py_ssize_t kcb,
+                                    Py_ssize_t out_steps, floating* y, floating* d,
+                                    floating* ctile) noexcept nogil:
+    # A channels_first tile the channels_last way round: the product's rows
+    # are MR steps (A = D read across its columns: element (t, j) at
+    # d[j * ld + t]) and its columns NR filters (the NR strips packed after
+    # the bias), into the C tile (steps x filters), then written to y
+    # transposed with the bias and activation.  A tile of few steps wastes
+    # at most MR - 1 rows instead of NR - 1 columns (one output step: 1 of 6
+    # rows computed instead of 1 of 16 columns at AVX2 float32).  Every
+    # output is the same sum in the same order, so the same bits.
+    cdef Py_ssize_t width = channels * mult
+    cdef Py_ssize_t nr = SEPCONV_NR_F32 if floating is float else SEPCONV_NR_F64
+    cdef Py_ssize_t mr_panels = (filters + SEPCONV_MR - 1) // SEPCONV_MR
+    cdef Py_ssize_t nr_panels = (filters + nr - 1) // nr
+    cdef const floating* bias = packed + taps * width + mr_panels * width * SEPCONV_MR
+    cdef const floating* pw = bias + mr_panels * SEPCONV_MR
+    cdef Py_ssize_t ld = _cf_rows_ld(tile, nr)
+    cdef Py_ssize_t ldc = nr_panels * nr
+    cdef Py_ssize_t q, r, rb, kb, kc, blk, f, t
+    cdef Py_ssize_t rest = valid % SEPCONV_MR
+    cdef Py_ssize_t last = valid - rest
+    # More than half a row block left: one more MR block (rows past valid
+    # computed, never stored), else a row kernel per step.
+    cdef bint whole = 2 * rest > SEPCONV_MR
+    cdef Py_ssize_t rows = last + (SEPCONV_MR if whole else rest)
+    cdef floating b
+    cdef floating* dst
+    _depthwise_channels_major(x, steps, channels, packed, taps, mult, stride, dilation,
+                              pad_left, t0, (rows + nr - 1) // nr * nr, d, ld)
+    for blk in range((width + kcb - 1) // kcb):
+        kb = blk * kcb
+        kc = width - kb if width - kb < kcb else kcb
+        for r in range(last // SEPCONV_MR):
+            rb = r * SEPCONV_MR
+            for q in range(nr_panels):
+                _micro_kernel(kc, d + kb * ld + rb, 1, ld, pw + (q * width + kb) * nr, nr,
+                              ctile + rb * ldc + q * nr, ldc, kb == 0)
+        if rest > 0:   # the steps after the last full row block
+            for q in range(nr_panels):
+                if whole:
+                    _micro_kernel(kc, d + kb * ld + last, 1, ld, pw + (q * width + kb) * nr,
+                                  nr, ctile + last * ldc + q * nr, ldc, kb == 0)
+                    continue
+                for t in range(last, valid):
+                    _micro_row_sum(kc, d + kb * ld + t, ld, pw + (q * width + kb) * nr, nr,
+                                   ctile + t * ldc + q * nr, kb == 0)
+    for f in range(filters):
+        dst = y + f * out_steps + t0
+        if use_bias:
+            b = bias[f]
+            for t in range(valid):
+                dst[t] = ctile[t * ldc + f] + b
+        else:
+            for t in range(valid):
+                dst[t] = ctile[t * ldc + f]
+        _activate(dst, valid, act)
+
+
 cdef void _tile_channels_first(const floating* x, Py_ssize_t steps, Py_ssize_t channels,
                                const floating* packed, Py_ssize_t taps, Py_ssize_t mult,
                                Py_ssize_t filters, bint use_bias, int act,
@@ -1277,6 +1396,11 @@ cdef void _tile_channels_first(const floating* x, Py_ssize_t steps, Py_ssize_t c
     cdef Py_ssize_t p, cb, kb, kc, f, blk, col, i, c0
     cdef floating* out
     cdef bint last
+    if _cf_by_rows(valid, nr):
+        _tile_channels_first_rows(x, steps, channels, packed, taps, mult, filters, use_bias,
+                                  act, stride, dilation, pad_left, t0, tile, valid, kcb,
+                                  out_steps, y, d, ctile)
+        return
     _depthwise_channels_major(x, steps, channels, packed, taps, mult, stride, dilation,
                               pad_left, t0, tile, d, ld)
     for blk in range((width + kcb - 1) // kcb):
@@ -1530,7 +1654,11 @@ cdef int _forward(const floating* x, Py_ssize_t batch, Py_ssize_t steps,
     work.act = act
     work.d_bytes = tile * width * sizeof(floating)
     if channels_first:
+        # Room for either way round of a channels_first tile (_cf_by_rows).
+        work.d_bytes = _cf_rows_ld(tile, nr) * width * sizeof(floating)
         work.c_bytes = ((filters + SEPCONV_MR - 1) // SEPCONV_MR) * SEPCONV_MR * tile * sizeof(floating)
+        if work.c_bytes < _cf_rows_ld(tile, nr) * ((filters + nr - 1) // nr) * nr * sizeof(floating):
+            work.c_bytes = _cf_rows_ld(tile, nr) * ((filters + nr - 1) // nr) * nr * sizeof(floating)
     else:
         work.c_bytes = tile * ((filters + nr - 1) // nr) * nr * sizeof(floating)
     # Stage channels_last input tiles in aligned scratch when that pays

@@ -8,6 +8,9 @@ channels_last input, the depthwise loop reads x and the weights
 contiguously; the pointwise rows are permuted the same way.  The pointwise
 matrix is cut into zero-padded strips of NR filters (channels_last, the B
 operand of the micro-kernel) or MR filters (channels_first, the A operand).
+channels_first layouts also carry the NR strips, after the bias, for tiles
+the kernel multiplies the channels_last way round (few output steps):
+    [ depthwise | MR strips | bias padded to MR | NR strips ]
 
 Backward (``pack_backward``): the depthwise kernel as (K, M*C) in the same
 permuted order, and the pointwise matrix transposed to (F, width_pad), its
@@ -44,24 +47,36 @@ def _strip(channels_first, dtype, kernels):
 def forward_size(taps, channels, mult, filters, channels_first, dtype, kernels):
     """Element count of ``pack_forward``'s array for these weight shapes."""
     width = channels * mult
-    padded = -(-filters // _strip(channels_first, dtype, kernels)) * _strip(
-        channels_first, dtype, kernels)
-    return taps * width + width * padded + padded
+    strip = _strip(channels_first, dtype, kernels)
+    padded = -(-filters // strip) * strip
+    size = taps * width + width * padded + padded
+    if channels_first:   # and the NR strips, for tiles multiplied the other way round
+        nr = _strip(False, dtype, kernels)
+        size += width * (-(-filters // nr) * nr)
+    return size
+
+
+def _strips(pointwise, strip, dtype):
+    """(panels, width, strip): the pointwise matrix cut into zero-padded strips."""
+    width, filters = pointwise.shape
+    panels = -(-filters // strip)
+    padded = np.zeros((width, panels * strip), dtype=dtype)
+    padded[:, :filters] = pointwise
+    return padded.reshape(width, panels, strip).transpose(1, 0, 2)
 
 
 def pack_forward(depthwise_kernel, pointwise_kernel, bias, channels_first, dtype, kernels):
     """One flat array in the forward layout of ``kernels`` (see the module docstring)."""
     depthwise, pointwise = _permuted(depthwise_kernel, pointwise_kernel, dtype)
-    width, filters = pointwise.shape
-    strip = _strip(channels_first, dtype, kernels)
-    panels = -(-filters // strip)
-    padded = np.zeros((width, panels * strip), dtype=dtype)
-    padded[:, :filters] = pointwise
-    strips = padded.reshape(width, panels, strip).transpose(1, 0, 2)
-    bias_padded = np.zeros(panels * strip, dtype=dtype)
+    filters = pointwise.shape[1]
+    strips = _strips(pointwise, _strip(channels_first, dtype, kernels), dtype)
+    bias_padded = np.zeros(strips.shape[0] * strips.shape[2], dtype=dtype)
     if bias is not None:
         bias_padded[:filters] = bias
-    return np.concatenate([depthwise.ravel(), strips.ravel(), bias_padded])
+    parts = [depthwise.ravel(), strips.ravel(), bias_padded]
+    if channels_first:
+        parts.append(_strips(pointwise, _strip(False, dtype, kernels), dtype).ravel())
+    return np.concatenate(parts)
 
 
 def pack_backward(depthwise_kernel, pointwise_kernel, dtype, kernels):
