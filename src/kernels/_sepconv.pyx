@@ -20,6 +20,9 @@
 # The pointwise panels are the B (channels_last) or A (channels_first)
 # operand of a small matrix product, cut into the strips the micro-kernel
 # reads contiguously: (F/NR, C*M, NR) or (F/MR, C*M, MR), zero padded.
+# channels_first layouts carry the (F/NR, C*M, NR) strips too, after the
+# bias, for tiles of few steps multiplied the other way round
+# (_tile_channels_first_rows).
 #
 # Work split and loop order.  A work item is one (batch, tile of T output
 # steps).  For each item a thread
