@@ -140,6 +140,14 @@ def test_bench_times_a_matmul_in_the_rounds_of_its_matmul_cases(tmp_path):
     assert "of matmul (rounds)" in result.stdout and "NumPy 96x96 matmul" in result.stdout
     kws = next(line for line in result.stdout.splitlines() if line.startswith("kws_b1"))
     assert f"of {mm['gflops']:.1f}" in kws
+    none = subprocess.run([sys.executable, script, "--cases", "kws_b1", "--dtypes", "float32",
+                           "--threads", "1", "--peers", "", "--quick", "--matmul-cases", "",
+                           "--matmul-n", "96", "--json", str(path)],
+                          capture_output=True, text=True, timeout=300, cwd=str(tmp_path))
+    assert none.returncode == 0, none.stderr
+    assert all("matmul_in_rounds" not in r for r in json.loads(path.read_text())["results"])
+    header = next(line for line in none.stdout.splitlines() if line.startswith("case"))
+    assert "of matmul (rounds)" not in header and "of matmul" in header
     bad = subprocess.run([sys.executable, script, "--matmul-cases", "nope"],
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "unknown --matmul-cases ['nope']" in bad.stderr
