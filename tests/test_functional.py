@@ -1066,6 +1066,15 @@ def test_the_staging_rule(level):
     reuse = kernels.DW_TAPS > 0
     assert kernels.stages_input(line + off, 256, 33, 1, 1, 1) == (not reuse)
     assert kernels.stages_input(line + off, 256, 33, 1, 1, 2)       # dilated: no reuse
+    # Counted over a tile's own window of input rows too: a tile of few
+    # steps with dilated taps reads few of the rows it would copy.
+    assert kernels.stages_input(line + off, 256, 19, 1, 1, 5, rows=300, steps=1000)
+    assert not kernels.stages_input(line + off, 256, 19, 1, 1, 5, rows=1, steps=91)  # 19 of 91
+    assert not kernels.stages_input(line + off, 256, 21, 1, 1, 6, rows=54, steps=267)
+    assert kernels.stages_input(line + off, 256, 7, 4, 2, 1, rows=90, steps=512)  # dm4_s2_b16
+    assert not kernels.stages_input(line + off, 256, 7, 4, 2, 1, rows=6, steps=512)
+    assert kernels.stages_input(line + off, 256, 25, 1, 2, 1, rows=300, steps=1000)  # 7500 >= 12 x 623
+    assert not kernels.stages_input(line + off, 256, 25, 1, 2, 1, rows=6, steps=25)  # 150 < 12 x 25
 
 
 def test_every_level_realigns_some_of_the_inputs_above(level):

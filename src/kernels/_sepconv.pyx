@@ -671,8 +671,8 @@ cdef inline void _stage_window(Py_ssize_t t0, Py_ssize_t rows, Py_ssize_t steps,
 
 
 cdef inline bint _stage_pays(uintptr_t x, Py_ssize_t row_bytes, Py_ssize_t taps,
-                             Py_ssize_t mult, Py_ssize_t stride,
-                             Py_ssize_t dilation) noexcept nogil:
+                             Py_ssize_t mult, Py_ssize_t stride, Py_ssize_t dilation,
+                             Py_ssize_t rows, Py_ssize_t window) noexcept nogil:
     # Whether _forward copies each channels_last input tile into aligned
     # scratch (_depthwise_steps_major's ``stage``).  The copy is a pass of
     # its own over the tile's input window, halo included: a load and a
@@ -696,14 +696,34 @@ cdef inline bint _stage_pays(uintptr_t x, Py_ssize_t row_bytes, Py_ssize_t taps,
         return False
     if SEPCONV_DW_REUSES(taps, stride, dilation):
         return False
+    # The same count over a tile's own ``window`` of input rows (0: a long
+    # tile), for tiles too short or too dilated to load every row of it
+    # mult * taps / stride times: one output step of 19 taps at dilation 5
+    # read 19 of the 91 rows it copied.  Zen 3, AVX2, x at 16 mod 64,
+    # against staging them: 7 x 91 x 294 -> 231 there 0.78x the time, 21
+    # taps at dilation 6 (54-step tiles) 0.89x.
+    if window > 0 and rows * taps * mult < 12 * window:
+        return False
     return mult * taps >= 12 * stride
 
 
 def stages_input(uintptr_t address, Py_ssize_t row_bytes, Py_ssize_t taps, Py_ssize_t mult,
-                 Py_ssize_t stride, Py_ssize_t dilation):
+                 Py_ssize_t stride, Py_ssize_t dilation, Py_ssize_t rows=0,
+                 Py_ssize_t steps=0):
     """Whether a channels_last input at ``address`` (rows of ``row_bytes``) is
-    copied tile by tile into aligned scratch (the kernel's own rule; tests)."""
-    return bool(_stage_pays(address, row_bytes, taps, mult, stride, dilation))
+    copied tile by tile into aligned scratch (the kernel's own rule; tests):
+    for tiles of ``rows`` output steps over ``steps`` input steps, or for long
+    tiles when rows is 0."""
+    return bool(_stage_pays(address, row_bytes, taps, mult, stride, dilation, rows,
+                            _stage_rows(rows, steps, taps, stride, dilation) if rows else 0))
+
+
+cdef inline Py_ssize_t _stage_rows(Py_ssize_t rows, Py_ssize_t steps, Py_ssize_t taps,
+                                   Py_ssize_t stride, Py_ssize_t dilation) noexcept nogil:
+    # Input rows a tile of ``rows`` output steps reads, halo included (at
+    # most the whole input).
+    cdef Py_ssize_t window = (rows - 1) * stride + (taps - 1) * dilation + 1
+    return window if window < steps else steps
 
 
 cdef inline Py_ssize_t _dw_lead(uintptr_t x, Py_ssize_t channels, Py_ssize_t itemsize,
@@ -1273,7 +1293,7 @@ cdef void _tile_channels_last(const floating* x, Py_ssize_t steps, Py_ssize_t ch
 
 
 # channels_first tiles the other way round (_tile_channels_first_rows):
-# -1 by the rule, 0 never, 1 always (set_cf_rows, for tests and bench/ab.py).
+# -1 by the rule, 0 never, 1 always (set_cf_rows, for tests and timing).
 cdef int _cf_rows_forced = -1
 
 
@@ -1625,6 +1645,7 @@ cdef int _forward(const floating* x, Py_ssize_t batch, Py_ssize_t steps,
     cdef ForwardWork work
     cdef sepconv_job job
     cdef Py_ssize_t item, window
+    cdef size_t rows_c_bytes
     cdef floating* stage = NULL
     cdef void* s_raw
     cdef floating* d
@@ -1660,25 +1681,19 @@ cdef int _forward(const floating* x, Py_ssize_t batch, Py_ssize_t steps,
         # Room for either way round of a channels_first tile (_cf_by_rows).
         work.d_bytes = _cf_rows_ld(tile, nr) * width * sizeof(floating)
         work.c_bytes = ((filters + SEPCONV_MR - 1) // SEPCONV_MR) * SEPCONV_MR * tile * sizeof(floating)
-        if work.c_bytes < _cf_rows_ld(tile, nr) * ((filters + nr - 1) // nr) * nr * sizeof(floating):
-            work.c_bytes = _cf_rows_ld(tile, nr) * ((filters + nr - 1) // nr) * nr * sizeof(floating)
+        rows_c_bytes = _cf_rows_ld(tile, nr) * ((filters + nr - 1) // nr) * nr * sizeof(floating)
+        if work.c_bytes < rows_c_bytes:
+            work.c_bytes = rows_c_bytes
     else:
         work.c_bytes = tile * ((filters + nr - 1) // nr) * nr * sizeof(floating)
     # Stage channels_last input tiles in aligned scratch when that pays
-    # (_stage_pays), and the tile's rows load each staged row 12 times on
-    # average (the same count, for tiles too short or too dilated to load
-    # every row of their window mult * taps / stride times: one output
-    # step of 19 taps at dilation 5 read 19 of the 91 rows it copied).
+    # (_stage_pays).
     work.s_bytes = 0
+    window = _stage_rows(tile, steps, taps, stride, dilation)
     if not channels_first and _stage_pays(<uintptr_t>x, channels * sizeof(floating), taps,
-                                          mult, stride, dilation):
-        window = (tile - 1) * stride + (taps - 1) * dilation + 1
-        if window > steps:
-            window = steps
-        if (tile if tile < out_steps else out_steps) * taps * mult < 12 * window:
-            window = 0   # not staged
-        if 0 < window and \
-                window * _stage_stride(channels, sizeof(floating)) * sizeof(floating) <= _MAX_STAGE:
+                                          mult, stride, dilation,
+                                          tile if tile < out_steps else out_steps, window):
+        if window * _stage_stride(channels, sizeof(floating)) * sizeof(floating) <= _MAX_STAGE:
             work.s_bytes = window * _stage_stride(channels, sizeof(floating)) * sizeof(floating)
     # An output larger than this does not stay in a core's cache from one
     # call to the next, so each storing micro-kernel call first asks for
