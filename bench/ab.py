@@ -13,7 +13,9 @@ over several seconds.
         --cases quartz_b8,dil4_b8 --level avx2 --align 16
 
 Prints one line per case: both medians and new / old (below 1: this build
-is faster).  The other build's BoundForward may predate the kc argument; it
+is faster).  A channels_first plan this build transposes (tiling.FIRST_TRANSPOSED)
+is bound in an older build as a plain channels_first one, with that layout's
+tile.  The other build's BoundForward may predate the kc argument; it
 is then bound without it (its own KC).
 """
 
@@ -32,7 +34,7 @@ import time
 import numpy as np
 
 import sepconv
-from sepconv import functional
+from sepconv import functional, tiling
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from peers import CASES, EXTRA_CASES, case_from_spec  # noqa: E402  (a script beside this one)
@@ -77,10 +79,17 @@ def compare(case, other, level, threads, offset, channels_first, seconds, dtype,
     plan = spec.plan(shape, threads, kernels)
     packed = layer._weights.packed(kernels)
     bound = plan.forward
+    layout, tile = bound.layout, bound.tile
+    if layout == tiling.FIRST_TRANSPOSED and not hasattr(other.BoundForward, "layout"):
+        # A build from before the transposed layout: its own channels_first
+        # tiles (a multiple of NR), the rule's length.
+        layout = tiling.FIRST
+        tile = tiling.forward_blocking(bound.output_shape[2], case.B, case.C * case.dm,
+                                       layout, threads, kernels, np.dtype(dtype))[0]
     args = ("float32" if np.dtype(dtype) == np.float32 else "float64", bound.input_shape,
-            bound.output_shape, channels_first, spec.kernel_size, spec.depth_multiplier,
+            bound.output_shape, layout, spec.kernel_size, spec.depth_multiplier,
             spec.filters, spec.use_bias, spec.fused_code or 0, spec.strides, spec.dilation_rate,
-            plan.pad_left, bound.tile)
+            plan.pad_left, tile)
     try:
         theirs = other.BoundForward(*args, bound.kc, bound.threads, packed.size)
     except TypeError:   # a build from before kc was a plan parameter

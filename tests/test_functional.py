@@ -6,6 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sepconv import activations, dispatch, functional, tiling
+from sepconv import plan as plan_module
 from sepconv.functional import separable_conv1d
 
 from reference import separable_conv1d_reference
@@ -993,6 +994,124 @@ def test_channels_first_tiles_either_way_round_give_the_channels_last_bits(level
         kernels.set_cf_rows(previous)
     with pytest.raises(ValueError, match="received 2"):
         kernels.set_cf_rows(2)
+
+
+def _force_layout(monkeypatch, layout):
+    """Plans made in this test use ``layout`` for channels_first calls (the
+    plan cache emptied, so that no plan crosses into or out of the test)."""
+    monkeypatch.setattr(tiling, "forward_layout",
+                        lambda channels_first, *rest: layout if channels_first else tiling.LAST)
+    monkeypatch.setattr(functional, "_plan_cache", {})
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kc_passes", [1, 2])
+def test_transposed_channels_first_tiles_give_the_channels_last_bits(level, dtype, kc_passes,
+                                                                     monkeypatch):
+    # tiling.FIRST_TRANSPOSED: each channels_first tile's input window is
+    # transposed to steps-major rows (4 x 4 blocks, the edges one value at
+    # a time), computed by the channels_last depthwise loop, multiplied
+    # steps x filters and written to y transposed (the bias added there).
+    # Every call must give the channels_last bits: channel and filter counts
+    # off the 4 x 4 blocks, 1 to 30 output steps (partial MR blocks), long
+    # sequences of several tiles, strides, dilations, depth multipliers,
+    # 'same' edges, one or two pointwise passes, 1 and 2 threads, outputs
+    # written where out= says and nowhere else.
+    kernels = functional.kernel_module(level)
+    if kc_passes == 2:
+        _two_passes(monkeypatch, kernels)
+    _force_layout(monkeypatch, tiling.FIRST_TRANSPOSED)
+    rng = np.random.default_rng(10 + kc_passes)
+    shapes = [(19, 3, 29), (137, 2, 30)] if kc_passes == 2 else [(19, 3, 29), (8, 1, 4),
+                                                                   (5, 2, 7)]
+    cases = [(steps, 3, 1, 1, "same") for steps in range(1, 31, 3)]
+    cases += [(70, 5, 1, 1, "same"), (131, 4, 1, 1, "valid"), (50, 11, 1, 4, "valid"),
+              (23, 7, 2, 1, "valid"), (9, 3, 4, 1, "same"), (301, 5, 3, 1, "same"),
+              (64, 2, 5, 1, "valid"), (700, 9, 1, 2, "same")]
+    for channels, mult, filters in shapes:
+        dw = rng.standard_normal((11, channels, mult)).astype(dtype)
+        pw = rng.standard_normal((1, channels * mult, filters)).astype(dtype)
+        b = rng.standard_normal(filters).astype(dtype)
+        for steps, taps, strides, dilation, padding in cases:
+            x = rng.standard_normal((2, steps, channels)).astype(dtype)
+            args = dict(strides=strides, padding=padding, dilation_rate=dilation,
+                        activation="relu")
+            last = separable_conv1d(x, dw[:taps], pw, b, data_format="channels_last", **args)
+            xf = np.ascontiguousarray(x.transpose(0, 2, 1))
+            buffer = np.full(last.size + 5, 7.0, dtype)
+            out = buffer[2:2 + last.size].reshape(2, filters, last.shape[1])
+            for threads in (1, 2):
+                y = separable_conv1d(xf, dw[:taps], pw, b, data_format="channels_first",
+                                     num_threads=threads, out=out, **args)
+                assert y is out
+                np.testing.assert_array_equal(y.transpose(0, 2, 1), last,
+                                              err_msg=f"{channels} x {steps} steps")
+                assert (buffer[:2] == 7).all() and (buffer[-3:] == 7).all()
+    # No bias, no activation (the transposed store adds nothing), and an
+    # activation the kernel applies after the store (tanh).
+    x = rng.standard_normal((3, 41, 10)).astype(dtype)
+    dw = rng.standard_normal((5, 10, 2)).astype(dtype)
+    pw = rng.standard_normal((1, 20, 13)).astype(dtype)
+    xf = np.ascontiguousarray(x.transpose(0, 2, 1))
+    for bias, activation in ((None, None), (rng.standard_normal(13).astype(dtype), "tanh")):
+        last = separable_conv1d(x, dw, pw, bias, strides=2, activation=activation,
+                                data_format="channels_last")
+        first = separable_conv1d(xf, dw, pw, bias, strides=2, activation=activation,
+                                 data_format="channels_first")
+        np.testing.assert_array_equal(first.transpose(0, 2, 1), last)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_transposed_channels_first_without_room_to_stage(level, dtype, monkeypatch):
+    # A tile whose input window would take more than the largest stage
+    # (1 MiB) keeps its rows in the caller's array and runs the
+    # channels_first depthwise loop, still multiplied steps x filters; and
+    # weights that are not all finite keep that loop's skipping of taps
+    # outside the input.  Same bits as channels_last either way.
+    kernels = functional.kernel_module(level)
+    _force_layout(monkeypatch, tiling.FIRST_TRANSPOSED)
+    rng = np.random.default_rng(3)
+    channels, taps, dilation = (4200 if dtype == np.float32 else 2100), 9, 8
+    x = rng.standard_normal((1, 80, channels)).astype(dtype)
+    dw = rng.standard_normal((taps, channels, 1)).astype(dtype)
+    pw = rng.standard_normal((1, channels, 5)).astype(dtype)
+    args = dict(padding="same", dilation_rate=dilation, activation="relu")
+    xf = np.ascontiguousarray(x.transpose(0, 2, 1))
+    for weights in ("finite", "inf"):
+        if weights == "inf":
+            dw[0, :7, 0] = np.inf
+            dw[1, 7:9, 0] = np.nan
+        last = separable_conv1d(x, dw, pw, None, data_format="channels_last", **args)
+        first = separable_conv1d(xf, dw, pw, None, data_format="channels_first", **args)
+        np.testing.assert_array_equal(first.transpose(0, 2, 1), last, err_msg=weights)
+    window = (6 - 1) + (taps - 1) * dilation + 1   # one MR block's rows, at least
+    assert window * channels * np.dtype(dtype).itemsize > (1 << 20)
+
+
+def test_the_layout_rule_transposes_where_it_was_measured_to_pay():
+    # tiling.forward_layout: the measured shapes (bench/RESULTS.md) on the
+    # side the rule puts them, and plans that follow it.
+    rule = tiling.forward_layout
+    assert rule(False, 4, 1000, 10) == tiling.LAST
+    assert rule(True, 4, 204, 2) == tiling.FIRST_TRANSPOSED        # rand2_18
+    assert rule(True, 4, 292, 50) == tiling.FIRST_TRANSPOSED       # rand2_14
+    assert rule(True, 4, 992, 78) == tiling.FIRST_TRANSPOSED       # rand4_18
+    assert rule(True, 2, 128, 253) == tiling.FIRST_TRANSPOSED      # dm4_s2_b16
+    assert rule(True, 1, 269, 1) == tiling.FIRST_TRANSPOSED        # rand2_0
+    assert rule(True, 1, 309, 24) == tiling.FIRST_TRANSPOSED       # rand2_25
+    assert rule(True, 4, 64, 1023) == tiling.FIRST                 # s4k8_b8
+    assert rule(True, 2, 30, 1851) == tiling.FIRST                 # rand2_11
+    assert rule(True, 1, 90, 127) == tiling.FIRST                  # rand1_20
+    assert rule(True, 1, 256, 800) == tiling.FIRST                 # quartz_b8
+    assert rule(True, 1, 512, 256) == tiling.FIRST                 # c512_b4
+    kernels = functional.kernel_module()
+    for shape, strides, layout in [((3, 204, 16), 4, tiling.FIRST_TRANSPOSED),
+                                   ((2, 64, 400), 1, tiling.FIRST)]:
+        spec = plan_module.ConvSpec.create(filters=20, kernel_size=3, strides=strides,
+                                           padding="valid", data_format="channels_first")
+        plan = spec.plan(shape, 1, kernels)
+        assert plan.forward.layout == layout
+        assert plan.tile % tiling.step_unit(kernels, spec.dtype, layout) == 0
 
 
 # ------------------------------------------- input staging (misaligned input)

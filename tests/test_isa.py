@@ -156,10 +156,14 @@ def test_every_tile_is_a_multiple_of_its_block(row):
                                                    kernels, dtype)
                         assert last % row.mr == 0 and last % row.dw_rows == 0, last
                         _check_balanced(last, out_steps, math.lcm(row.mr, row.dw_rows))
-                        first = tiling.forward_tile(out_steps, batch, width, True, threads,
-                                                    kernels, dtype)
+                        first = tiling.forward_tile(out_steps, batch, width, tiling.FIRST,
+                                                    threads, kernels, dtype)
                         assert first % nr == 0, first
                         _check_balanced(first, out_steps, nr)
+                        moved = tiling.forward_tile(out_steps, batch, width,
+                                                    tiling.FIRST_TRANSPOSED, threads,
+                                                    kernels, dtype)
+                        assert moved % row.mr == 0 and moved % row.dw_rows == 0, moved
         for width in range(1, 80):
             for filters in (1, 5, 33):
                 width_pad, filters_pad = tiling.backward_padding(width, filters, kernels, dtype)

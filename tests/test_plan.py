@@ -54,7 +54,7 @@ def test_plan_matches_the_layer_and_the_tiling_rules(level, data_format):
     plan = spec.plan(shape, 2, kernels)
     layer = sepconv.SeparableConv1D(7, 5, 2, "same", data_format, 2, 3)
     assert plan.output_shape == layer.compute_output_shape(shape)
-    assert plan.tile % tiling.step_unit(kernels, spec.dtype, spec.channels_first) == 0
+    assert plan.tile % tiling.step_unit(kernels, spec.dtype, plan.forward.layout) == 0
     assert plan.pad_left == spec.geometry(301).pad_left
     x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
     y = layer(x)

@@ -34,9 +34,10 @@ def _blockings(spec, shape, threads, kernels):
     batch, steps, channels = spec.split(shape)
     out_steps = spec.geometry(steps).out_steps
     width = channels * spec.depth_multiplier
-    unit = tiling.step_unit(kernels, spec.dtype, spec.channels_first)
-    rule = tiling.forward_blocking(out_steps, batch, width, spec.channels_first, threads,
-                                   kernels, spec.dtype)
+    layout = tiling.forward_layout(spec.channels_first, spec.strides, width, out_steps)
+    unit = tiling.step_unit(kernels, spec.dtype, layout)
+    rule = tiling.forward_blocking(out_steps, batch, width, layout, threads, kernels,
+                                   spec.dtype)
     # Smallest tile, odd kc values (not a vector multiple), kc of one input,
     # a tile longer than the sequence, and the largest accepted values.
     return rule, [(unit, 16), (3 * unit, 17), (unit, 1), (2 * unit, 5),

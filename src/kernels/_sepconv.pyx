@@ -168,6 +168,12 @@ cdef extern from "microkernels.h":
                            Py_ssize_t ldo) noexcept nogil
     void sepconv_split_f64(const double* src, Py_ssize_t n, Py_ssize_t stride, double* out,
                            Py_ssize_t ldo) noexcept nogil
+    void sepconv_transpose_f32(const float* src, Py_ssize_t lds, Py_ssize_t rows,
+                               Py_ssize_t cols, float* out, Py_ssize_t ldo,
+                               const float* bias) noexcept nogil
+    void sepconv_transpose_f64(const double* src, Py_ssize_t lds, Py_ssize_t rows,
+                               Py_ssize_t cols, double* out, Py_ssize_t ldo,
+                               const double* bias) noexcept nogil
     void sepconv_micro_row_f32 "SEPCONV_F32_GEMM_ROW" (
         Py_ssize_t kc, const float* a, Py_ssize_t a_row, Py_ssize_t a_col, const float* b,
         Py_ssize_t b_row, const float* c, Py_ssize_t c_row, int first, float* out,
@@ -806,6 +812,34 @@ cdef inline void _dw_blocks_from_lead(const floating* src, Py_ssize_t steps, Py_
                   first_pos, d + cb, ld, True)
 
 
+cdef inline void _stage_copy(const floating* x, Py_ssize_t steps, Py_ssize_t channels,
+                             Py_ssize_t t0, Py_ssize_t rows, Py_ssize_t taps,
+                             Py_ssize_t stride, Py_ssize_t dilation, Py_ssize_t pad_left,
+                             floating* stage) noexcept nogil:
+    # The channels_last input rows a tile of ``rows`` outputs from t0 reads
+    # into ``stage``, each at _stage_stride.
+    cdef Py_ssize_t lo, hi, pos
+    cdef Py_ssize_t ldx = _stage_stride(channels, sizeof(floating))
+    _stage_window(t0, rows, steps, taps, stride, dilation, pad_left, &lo, &hi)
+    for pos in range(lo, hi):
+        memcpy(stage + (pos - lo) * ldx, x + pos * channels, channels * sizeof(floating))
+
+
+cdef inline void _stage_transposed(const floating* x, Py_ssize_t steps, Py_ssize_t channels,
+                                   Py_ssize_t t0, Py_ssize_t rows, Py_ssize_t taps,
+                                   Py_ssize_t stride, Py_ssize_t dilation,
+                                   Py_ssize_t pad_left, floating* stage) noexcept nogil:
+    # The same rows from a channels_first input (x is channels x steps):
+    # stage[(pos - lo) * ldx + c] = x[c, pos], the C transpose of the dtype.
+    cdef Py_ssize_t lo, hi
+    cdef Py_ssize_t ldx = _stage_stride(channels, sizeof(floating))
+    _stage_window(t0, rows, steps, taps, stride, dilation, pad_left, &lo, &hi)
+    if floating is float:
+        sepconv_transpose_f32(x + lo, steps, channels, hi - lo, stage, ldx, NULL)
+    else:
+        sepconv_transpose_f64(x + lo, steps, channels, hi - lo, stage, ldx, NULL)
+
+
 cdef void _depthwise_steps_major(const floating* x, Py_ssize_t steps, Py_ssize_t channels,
                                  const floating* dw, Py_ssize_t taps, Py_ssize_t mult,
                                  Py_ssize_t stride, Py_ssize_t dilation, Py_ssize_t pad_left,
@@ -825,9 +859,10 @@ cdef void _depthwise_steps_major(const floating* x, Py_ssize_t steps, Py_ssize_t
     # lanes) take half-vector blocks the same way (tiny_b1's 8 channels at
     # AVX-512 float32), and fewer a plain loop.  Either way a value is summed
     # over the taps in order, skipping taps outside the input.
-    # With ``stage`` (64-byte aligned, room for the tile's input window at
-    # _stage_stride), the rows the tile reads are first copied there, so
-    # that every vector load is aligned (when: _stage_pays).  Without it,
+    # With ``stage`` (64-byte aligned), the rows the tile reads, [lo, hi)
+    # of _stage_window, are read from there instead, at _stage_stride: the
+    # caller copied them (_stage_copy: every vector load aligned, when
+    # _stage_pays; _stage_transposed: a channels_first input).  Without it,
     # rows that are whole vectors but start off a vector boundary take blocks
     # realigned to the first channel on one (_dw_lead).
     cdef Py_ssize_t width = channels * mult
@@ -845,8 +880,6 @@ cdef void _depthwise_steps_major(const floating* x, Py_ssize_t steps, Py_ssize_t
     if stage != NULL:
         ldx = _stage_stride(channels, sizeof(floating))
         _stage_window(t0, rows, steps, taps, stride, dilation, pad_left, &lo, &hi)
-        for pos in range(lo, hi):
-            memcpy(stage + (pos - lo) * ldx, x + pos * channels, channels * sizeof(floating))
         origin = lo
         src = stage
     # A block ending at the last channel recomputes some channels of the
@@ -954,6 +987,13 @@ cdef inline void _dw_cf_at(const floating** rows, const floating* w, Py_ssize_t 
 # scratch of at most _STACK_SCRATCH bytes per participant lives on its stack
 # (_participate; pool workers have 1 MiB stacks, OpenMP's and the caller's
 # are larger).
+# The forward kernel's layouts (sepconv.tiling: LAST, FIRST, FIRST_TRANSPOSED).
+cdef enum:
+    LAYOUT_LAST = 0
+    LAYOUT_FIRST = 1
+    LAYOUT_FIRST_TRANSPOSED = 2
+
+
 cdef enum:
     _MAX_WINDOW = 8192
     _MAX_STAGE = 1 << 20
@@ -1171,6 +1211,8 @@ cdef void _tile_channels_last(const floating* x, Py_ssize_t steps, Py_ssize_t ch
         # after each micro-kernel call on a full MR block.
         pf_lines = ((pf_end - pf + 63) // 64) // (((width + kcb - 1) // kcb) * panels
                                                  * (full_rows // SEPCONV_MR)) + 1
+    if stage != NULL:
+        _stage_copy(x, steps, channels, t0, tile, taps, stride, dilation, pad_left, stage)
     _depthwise_steps_major(x, steps, channels, packed, taps, mult, stride, dilation,
                            pad_left, t0, tile, d, ld, stage)
     for blk in range((width + kcb - 1) // kcb):
@@ -1298,9 +1340,10 @@ cdef int _cf_rows_forced = -1
 
 
 def set_cf_rows(int mode):
-    """How channels_first tiles are multiplied: -1 by the kernel's rule (the
-    default), 0 always filters x steps, 1 always steps x filters (the same
-    bits either way; for tests and timing).  Returns the previous mode."""
+    """How the tiles of a channels_first call (tiling.FIRST) are multiplied:
+    -1 by the kernel's rule (the default), 0 always filters x steps, 1 always
+    steps x filters (the same bits either way; for tests and timing).
+    Returns the previous mode."""
     global _cf_rows_forced
     if mode not in (-1, 0, 1):
         raise ValueError(f"set_cf_rows: mode must be -1, 0 or 1, received {mode}")
@@ -1340,15 +1383,18 @@ cdef void _tile_channels_first_rows(const floating* x, Py_ssize_t steps,
                                     Py_ssize_t dilation, Py_ssize_t pad_left, Py_ssize_t t0,
                                     Py_ssize_t tile, Py_ssize_t valid, Py_ssize_t kcb,
                                     Py_ssize_t out_steps, floating* y, floating* d,
-                                    floating* ctile) noexcept nogil:
+                                    floating* ctile, floating* stage) noexcept nogil:
     # A channels_first tile the channels_last way round: the product's rows
     # are MR steps (A = D read across its columns: element (t, j) at
     # d[j * ld + t]) and its columns NR filters (the NR strips packed after
     # the bias), into the C tile (steps x filters), then written to y
     # transposed with the bias and activation.  A tile of few steps wastes
     # at most MR - 1 rows instead of NR - 1 columns (one output step: 1 of 6
-    # rows computed instead of 1 of 16 columns at AVX2 float32).  Every
-    # output is the same sum in the same order, so the same bits.
+    # rows computed instead of 1 of 16 columns at AVX2 float32).  With
+    # ``stage``, the tile's input window is first transposed there to
+    # steps-major rows and the depthwise is the channels_last one, into D as
+    # steps x width (element (t, j) at d[t * width + j]).  Every output is
+    # the same sum in the same order, so the same bits.
     cdef Py_ssize_t width = channels * mult
     cdef Py_ssize_t nr = SEPCONV_NR_F32 if floating is float else SEPCONV_NR_F64
     cdef Py_ssize_t mr_panels = (filters + SEPCONV_MR - 1) // SEPCONV_MR
@@ -1366,35 +1412,51 @@ cdef void _tile_channels_first_rows(const floating* x, Py_ssize_t steps,
     cdef Py_ssize_t rows = last + (SEPCONV_MR if whole else rest)
     cdef floating b
     cdef floating* dst
-    _depthwise_channels_major(x, steps, channels, packed, taps, mult, stride, dilation,
-                              pad_left, t0, (rows + nr - 1) // nr * nr, d, ld)
+    # D's element (step t, depthwise channel j) at d[t * a_step + j * a_chan].
+    cdef Py_ssize_t a_step = 1, a_chan = ld
+    cdef Py_ssize_t dw_rows
+    if stage != NULL:
+        dw_rows = (rows + SEPCONV_DW_ROWS - 1) // SEPCONV_DW_ROWS * SEPCONV_DW_ROWS
+        _stage_transposed(x, steps, channels, t0, dw_rows, taps, stride, dilation, pad_left,
+                          stage)
+        _depthwise_steps_major(x, steps, channels, packed, taps, mult, stride, dilation,
+                               pad_left, t0, dw_rows, d, width, stage)
+        a_step = width
+        a_chan = 1
+    else:
+        _depthwise_channels_major(x, steps, channels, packed, taps, mult, stride, dilation,
+                                  pad_left, t0, (rows + nr - 1) // nr * nr, d, ld)
+    # Panel by panel, so that a panel of the weights (kc x NR) stays in L1
+    # across the tile's row blocks, as channels_last does (row block by row
+    # block, every block read all the weights: c512_b4 1.7x the time).
     for blk in range((width + kcb - 1) // kcb):
         kb = blk * kcb
         kc = width - kb if width - kb < kcb else kcb
-        for r in range(last // SEPCONV_MR):
-            rb = r * SEPCONV_MR
-            for q in range(nr_panels):
-                _micro_kernel(kc, d + kb * ld + rb, 1, ld, pw + (q * width + kb) * nr, nr,
-                              ctile + rb * ldc + q * nr, ldc, kb == 0)
-        if rest > 0:   # the steps after the last full row block
-            for q in range(nr_panels):
+        for q in range(nr_panels):
+            for r in range(last // SEPCONV_MR):
+                rb = r * SEPCONV_MR
+                _micro_kernel(kc, d + rb * a_step + kb * a_chan, a_step, a_chan,
+                              pw + (q * width + kb) * nr, nr, ctile + rb * ldc + q * nr, ldc,
+                              kb == 0)
+            if rest > 0:   # the steps after the last full row block
                 if whole:
-                    _micro_kernel(kc, d + kb * ld + last, 1, ld, pw + (q * width + kb) * nr,
-                                  nr, ctile + last * ldc + q * nr, ldc, kb == 0)
+                    _micro_kernel(kc, d + last * a_step + kb * a_chan, a_step, a_chan,
+                                  pw + (q * width + kb) * nr, nr, ctile + last * ldc + q * nr,
+                                  ldc, kb == 0)
                     continue
                 for t in range(last, valid):
-                    _micro_row_sum(kc, d + kb * ld + t, ld, pw + (q * width + kb) * nr, nr,
-                                   ctile + t * ldc + q * nr, kb == 0)
+                    _micro_row_sum(kc, d + t * a_step + kb * a_chan, a_chan,
+                                   pw + (q * width + kb) * nr, nr, ctile + t * ldc + q * nr,
+                                   kb == 0)
+    # y[f, t0 + t] = ctile[t, f] (+ bias[f]), then the activation.
+    if floating is float:
+        sepconv_transpose_f32(ctile, ldc, valid, filters, y + t0, out_steps,
+                              bias if use_bias else NULL)
+    else:
+        sepconv_transpose_f64(ctile, ldc, valid, filters, y + t0, out_steps,
+                              bias if use_bias else NULL)
     for f in range(filters):
-        dst = y + f * out_steps + t0
-        if use_bias:
-            b = bias[f]
-            for t in range(valid):
-                dst[t] = ctile[t * ldc + f] + b
-        else:
-            for t in range(valid):
-                dst[t] = ctile[t * ldc + f]
-        _activate(dst, valid, act)
+        _activate(y + f * out_steps + t0, valid, act)
 
 
 cdef void _tile_channels_first(const floating* x, Py_ssize_t steps, Py_ssize_t channels,
@@ -1422,7 +1484,7 @@ cdef void _tile_channels_first(const floating* x, Py_ssize_t steps, Py_ssize_t c
     if _cf_by_rows(valid, nr):
         _tile_channels_first_rows(x, steps, channels, packed, taps, mult, filters, use_bias,
                                   act, stride, dilation, pad_left, t0, tile, valid, kcb,
-                                  out_steps, y, d, ctile)
+                                  out_steps, y, d, ctile, NULL)
         return
     _depthwise_channels_major(x, steps, channels, packed, taps, mult, stride, dilation,
                               pad_left, t0, tile, d, ld)
@@ -1462,7 +1524,7 @@ cdef void _tile_channels_first(const floating* x, Py_ssize_t steps, Py_ssize_t c
 # --------------------------------------------------------------------------
 cdef inline void _run_item(const floating* x, Py_ssize_t x_batch, Py_ssize_t steps,
                            Py_ssize_t channels, const floating* packed, floating* y,
-                           Py_ssize_t y_batch, Py_ssize_t out_steps, bint channels_first,
+                           Py_ssize_t y_batch, Py_ssize_t out_steps, int layout,
                            Py_ssize_t taps, Py_ssize_t mult, Py_ssize_t filters,
                            bint use_bias, int act, Py_ssize_t stride, Py_ssize_t dilation,
                            Py_ssize_t pad_left, Py_ssize_t tile, Py_ssize_t tiles,
@@ -1475,14 +1537,18 @@ cdef inline void _run_item(const floating* x, Py_ssize_t x_batch, Py_ssize_t ste
     cdef Py_ssize_t nb, nt0, nvalid, lo, hi
     cdef const char* pf = NULL
     cdef const char* pf_end = NULL
-    if next_item >= 0 and not channels_first:
+    if next_item >= 0 and layout == LAYOUT_LAST:
         nb = next_item // tiles
         nt0 = (next_item % tiles) * tile
         nvalid = out_steps - nt0 if out_steps - nt0 < tile else tile
         _stage_window(nt0, nvalid, steps, taps, stride, dilation, pad_left, &lo, &hi)
         pf = <const char*>(x + nb * x_batch + lo * channels)
         pf_end = <const char*>(x + nb * x_batch + hi * channels)
-    if channels_first:
+    if layout == LAYOUT_FIRST_TRANSPOSED:
+        _tile_channels_first_rows(x + b * x_batch, steps, channels, packed, taps, mult,
+                                  filters, use_bias, act, stride, dilation, pad_left, t0, tile,
+                                  valid, kcb, out_steps, y + b * y_batch, d, ctile, stage)
+    elif layout == LAYOUT_FIRST:
         _tile_channels_first(x + b * x_batch, steps, channels, packed, taps, mult, filters,
                              use_bias, act, stride, dilation, pad_left, t0, tile, valid,
                              kcb, out_steps, y + b * y_batch, d, ctile, pf_out)
@@ -1499,7 +1565,8 @@ ctypedef struct ForwardWork:
     const void* packed
     void* y
     Py_ssize_t out_steps, y_batch
-    bint channels_first, use_bias
+    int layout
+    bint use_bias
     Py_ssize_t taps, mult, filters, stride, dilation, pad_left, tile, tiles, kc
     int act
     bint lookahead, prefetch_out
@@ -1562,7 +1629,7 @@ cdef void _participate(ForwardWork* work, sepconv_job* job, floating* dtype_tag)
             nxt = sepconv_job_next(job) if work.lookahead else -1
             _run_item(<const floating*>work.x, work.x_batch, work.steps, work.channels,
                       <const floating*>work.packed, <floating*>work.y, work.y_batch,
-                      work.out_steps, work.channels_first, work.taps, work.mult,
+                      work.out_steps, work.layout, work.taps, work.mult,
                       work.filters, work.use_bias, work.act, work.stride, work.dilation,
                       work.pad_left, work.tile, work.tiles, work.kc, item, nxt,
                       d, ctile, stage, work.prefetch_out)
@@ -1627,7 +1694,7 @@ def pool_counts():
 
 cdef int _forward(const floating* x, Py_ssize_t batch, Py_ssize_t steps,
                   Py_ssize_t channels, const floating* packed, floating* y,
-                  Py_ssize_t out_steps, bint channels_first, Py_ssize_t taps,
+                  Py_ssize_t out_steps, int layout, Py_ssize_t taps,
                   Py_ssize_t mult, Py_ssize_t filters, bint use_bias, int act,
                   Py_ssize_t stride, Py_ssize_t dilation, Py_ssize_t pad_left,
                   Py_ssize_t tile, Py_ssize_t kc, int num_threads,
@@ -1654,6 +1721,7 @@ cdef int _forward(const floating* x, Py_ssize_t batch, Py_ssize_t steps,
     cdef void* c_raw
     cdef int failed = 0
     cdef int* failed_flag = &failed
+    cdef bint channels_first = layout != LAYOUT_LAST
     if items <= 0:
         return 0
     work.x = x
@@ -1664,7 +1732,7 @@ cdef int _forward(const floating* x, Py_ssize_t batch, Py_ssize_t steps,
     work.y = y
     work.out_steps = out_steps
     work.y_batch = out_steps * filters
-    work.channels_first = channels_first
+    work.layout = layout
     work.use_bias = use_bias
     work.taps = taps
     work.mult = mult
@@ -1690,7 +1758,13 @@ cdef int _forward(const floating* x, Py_ssize_t batch, Py_ssize_t steps,
     # (_stage_pays).
     work.s_bytes = 0
     window = _stage_rows(tile, steps, taps, stride, dilation)
-    if not channels_first and _stage_pays(<uintptr_t>x, channels * sizeof(floating), taps,
+    if layout == LAYOUT_FIRST_TRANSPOSED:
+        # Steps-major rows of a tile's input window (without room for them,
+        # its tiles are multiplied steps x filters from the channels_first
+        # depthwise loop).
+        if window * _stage_stride(channels, sizeof(floating)) * sizeof(floating) <= _MAX_STAGE:
+            work.s_bytes = window * _stage_stride(channels, sizeof(floating)) * sizeof(floating)
+    elif not channels_first and _stage_pays(<uintptr_t>x, channels * sizeof(floating), taps,
                                           mult, stride, dilation,
                                           tile if tile < out_steps else out_steps, window):
         if window * _stage_stride(channels, sizeof(floating)) * sizeof(floating) <= _MAX_STAGE:
@@ -1738,7 +1812,7 @@ cdef int _forward(const floating* x, Py_ssize_t batch, Py_ssize_t steps,
                 failed_flag[0] = 1
             else:
                 _run_item(x, work.x_batch, steps, channels, packed, y, work.y_batch,
-                          out_steps, channels_first, taps, mult, filters, use_bias, act,
+                          out_steps, layout, taps, mult, filters, use_bias, act,
                           stride, dilation, pad_left, tile, tiles, kc, item, -1, d, ctile,
                           stage, work.prefetch_out)
         free(d_raw)
@@ -1775,7 +1849,8 @@ cdef int _forward_views(const floating[:, :, ::1] x, const floating[::1] packed,
         status = _forward(&x[0, 0, 0], x.shape[0], x.shape[2] if channels_first else x.shape[1],
                           x.shape[1] if channels_first else x.shape[2], &packed[0],
                           &y[0, 0, 0], y.shape[2] if channels_first else y.shape[1],
-                          channels_first, taps, mult, filters, use_bias, act, stride,
+                          LAYOUT_FIRST if channels_first else LAYOUT_LAST, taps, mult,
+                          filters, use_bias, act, stride,
                           dilation, pad_left, tile, SEPCONV_KC, num_threads,
                           x.shape[1] * x.shape[2])
     if status != 0:
@@ -1852,18 +1927,23 @@ cdef class BoundForward:
     cdef cnp.npy_intp out_dims[3]
     cdef cnp.npy_intp packed_size
     cdef bint channels_first
+    cdef readonly int layout
     cdef bint use_bias
     cdef int act
     cdef Py_ssize_t taps, mult, filters, stride, dilation, pad_left
     cdef readonly bint release_gil  # see __init__
 
-    def __init__(self, dtype, tuple input_shape, tuple output_shape, bint channels_first,
+    def __init__(self, dtype, tuple input_shape, tuple output_shape, int layout,
                  Py_ssize_t taps, Py_ssize_t mult, Py_ssize_t filters, bint use_bias,
                  int act, Py_ssize_t stride, Py_ssize_t dilation, Py_ssize_t pad_left,
                  Py_ssize_t tile, Py_ssize_t kc, int threads, Py_ssize_t packed_size):
         cdef int i
+        cdef bint channels_first = layout != LAYOUT_LAST
         if kc <= 0:
             raise ValueError(f"sepconv kernel: kc must be positive, received {kc}")
+        if layout not in (LAYOUT_LAST, LAYOUT_FIRST, LAYOUT_FIRST_TRANSPOSED):
+            raise ValueError(f"sepconv kernel: layout must be 0, 1 or 2 (sepconv.tiling), "
+                             f"received {layout}")
         self.dtype = dtype
         self.typenum = cnp.NPY_FLOAT if dtype == "float32" else cnp.NPY_DOUBLE
         self.input_shape = input_shape
@@ -1872,6 +1952,7 @@ cdef class BoundForward:
             self.in_dims[i] = input_shape[i]
             self.out_dims[i] = output_shape[i]
         self.channels_first = channels_first
+        self.layout = layout
         self.taps = taps
         self.mult = mult
         self.filters = filters
@@ -1894,9 +1975,9 @@ cdef class BoundForward:
         self.release_gil = macs > _HOLD_GIL_MACS or threads > 1
         if SEPCONV_DEBUG:
             _assert_multiple("tile", tile, (SEPCONV_NR_F32 if self.typenum == cnp.NPY_FLOAT
-                                            else SEPCONV_NR_F64) if channels_first
+                                            else SEPCONV_NR_F64) if layout == LAYOUT_FIRST
                              else SEPCONV_MR)
-            if not channels_first:
+            if layout != LAYOUT_FIRST:
                 _assert_multiple("tile", tile, SEPCONV_DW_ROWS)
 
     cdef bint _packed_ok(self, object packed) noexcept:
@@ -1919,12 +2000,12 @@ cdef class BoundForward:
                      Py_ssize_t out_steps, int threads) noexcept nogil:
         if self.typenum == cnp.NPY_FLOAT:
             return _forward(<const float*>xp, batch, steps, channels, <const float*>wp,
-                            <float*>yp, out_steps, self.channels_first, self.taps, self.mult,
+                            <float*>yp, out_steps, self.layout, self.taps, self.mult,
                             self.filters, self.use_bias, self.act, self.stride,
                             self.dilation, self.pad_left, self.tile, self.kc, threads,
                             x_batch)
         return _forward(<const double*>xp, batch, steps, channels, <const double*>wp,
-                        <double*>yp, out_steps, self.channels_first, self.taps, self.mult,
+                        <double*>yp, out_steps, self.layout, self.taps, self.mult,
                         self.filters, self.use_bias, self.act, self.stride, self.dilation,
                         self.pad_left, self.tile, self.kc, threads, x_batch)
 

@@ -877,6 +877,108 @@ static inline void NAME(const T* __restrict src, Py_ssize_t n, Py_ssize_t stride
 }
 SEPCONV_DEFINE_SPLIT(sepconv_split_f32, float)
 SEPCONV_DEFINE_SPLIT(sepconv_split_f64, double)
+/* out[j * ldo + i] = src[i * lds + j] (+ bias[j] with a bias) for i < rows,
+   j < cols: a channels_first tile's input window into steps-major rows
+   (rows: channels, cols: steps), and a steps x filters C tile into the
+   layer's channels_first output (rows: steps, cols: filters, one rounding
+   for the bias add as everywhere).  Blocks of 4 x 4 through four-lane
+   vectors (two SSE/NEON registers for double where vectors are 16 bytes):
+   four row loads, eight shuffles, four row stores; the edges one value at
+   a time.  A plain loop compiled to a gather of single values per vector
+   (Zen 3: 15% of a 289-step, 214-channel layer's time). */
+#if defined(__has_builtin)
+#if __has_builtin(__builtin_shufflevector)
+#define SEPCONV_SHUFFLE 1
+#endif
+#endif
+#ifdef SEPCONV_SHUFFLE
+#define SEPCONV_TRANSPOSE_4X4(VT, r0, r1, r2, r3) do {                        \
+    VT t0 = __builtin_shufflevector(r0, r1, 0, 4, 1, 5);                       \
+    VT t1 = __builtin_shufflevector(r0, r1, 2, 6, 3, 7);                       \
+    VT t2 = __builtin_shufflevector(r2, r3, 0, 4, 1, 5);                       \
+    VT t3 = __builtin_shufflevector(r2, r3, 2, 6, 3, 7);                       \
+    r0 = __builtin_shufflevector(t0, t2, 0, 1, 4, 5);                          \
+    r1 = __builtin_shufflevector(t0, t2, 2, 3, 6, 7);                          \
+    r2 = __builtin_shufflevector(t1, t3, 0, 1, 4, 5);                          \
+    r3 = __builtin_shufflevector(t1, t3, 2, 3, 6, 7);                          \
+} while (0)
+#endif
+#define SEPCONV_DEFINE_TRANSPOSE(NAME, T, VT4)                                \
+static inline void NAME##_one(const T* __restrict src, Py_ssize_t lds,       \
+                              Py_ssize_t i, Py_ssize_t j, T* __restrict out,  \
+                              Py_ssize_t ldo, const T* bias) {                 \
+    out[j * ldo + i] = bias ? src[i * lds + j] + bias[j] : src[i * lds + j];   \
+}                                                                              \
+static inline void NAME##_block(const T* __restrict src, Py_ssize_t lds,     \
+                                Py_ssize_t i0, Py_ssize_t j0,                  \
+                                T* __restrict out, Py_ssize_t ldo,             \
+                                const T* bias) {                               \
+    SEPCONV_TRANSPOSE_BLOCK(T, VT4)                                            \
+}                                                                              \
+static inline void NAME(const T* __restrict src, Py_ssize_t lds,             \
+                        Py_ssize_t rows, Py_ssize_t cols, T* __restrict out,  \
+                        Py_ssize_t ldo, const T* bias) {                       \
+    Py_ssize_t i0, j0, i, j;                                                   \
+    Py_ssize_t rfull = rows - rows % 4, cfull = cols - cols % 4;               \
+    /* Along the rows of the side whose rows lie far apart (the caller's     \
+       array), four at a time: across them, each block would touch a line   \
+       of every row, lines of rows 4 KiB apart share an L1 set, and those   \
+       lines were evicted before the next block wrote the rest of them (an  \
+       output of 2,048 steps, 64 filters: 1.8x the time). */                  \
+    if (ldo > lds) {                                                           \
+        for (j0 = 0; j0 < cfull; j0 += 4) {                                    \
+            for (i0 = 0; i0 < rfull; i0 += 4)                                  \
+                NAME##_block(src, lds, i0, j0, out, ldo, bias);                \
+            for (j = j0; j < j0 + 4; ++j)                                      \
+                for (i = rfull; i < rows; ++i)                                 \
+                    NAME##_one(src, lds, i, j, out, ldo, bias);                \
+        }                                                                      \
+    } else {                                                                   \
+        for (i0 = 0; i0 < rfull; i0 += 4) {                                    \
+            for (j0 = 0; j0 < cfull; j0 += 4)                                  \
+                NAME##_block(src, lds, i0, j0, out, ldo, bias);                \
+            for (i = i0; i < i0 + 4; ++i)                                      \
+                for (j = cfull; j < cols; ++j)                                 \
+                    NAME##_one(src, lds, i, j, out, ldo, bias);                \
+        }                                                                      \
+        for (i = rfull; i < rows; ++i)                                         \
+            for (j = 0; j < cfull; ++j)                                        \
+                NAME##_one(src, lds, i, j, out, ldo, bias);                    \
+    }                                                                          \
+    for (i = rfull; i < rows; ++i)     /* the corner past both */              \
+        for (j = cfull; j < cols; ++j)                                         \
+            NAME##_one(src, lds, i, j, out, ldo, bias);                        \
+    if (ldo > lds)                                                             \
+        for (i = 0; i < rfull; ++i)    /* the columns past the last block */  \
+            for (j = cfull; j < cols; ++j)                                     \
+                NAME##_one(src, lds, i, j, out, ldo, bias);                    \
+}
+#ifdef SEPCONV_SHUFFLE
+typedef float sepconv_vf4 __attribute__((vector_size(16)));
+typedef double sepconv_vd4 __attribute__((vector_size(32)));
+#define SEPCONV_TRANSPOSE_BLOCK(T, VT4)                                       \
+    VT4 r0, r1, r2, r3;                                                        \
+    memcpy(&r0, src + i0 * lds + j0, sizeof(VT4));                             \
+    memcpy(&r1, src + (i0 + 1) * lds + j0, sizeof(VT4));                       \
+    memcpy(&r2, src + (i0 + 2) * lds + j0, sizeof(VT4));                       \
+    memcpy(&r3, src + (i0 + 3) * lds + j0, sizeof(VT4));                       \
+    SEPCONV_TRANSPOSE_4X4(VT4, r0, r1, r2, r3);                                \
+    if (bias) {                                                                \
+        r0 += bias[j0]; r1 += bias[j0 + 1];                                    \
+        r2 += bias[j0 + 2]; r3 += bias[j0 + 3];                                \
+    }                                                                          \
+    memcpy(out + j0 * ldo + i0, &r0, sizeof(VT4));                             \
+    memcpy(out + (j0 + 1) * ldo + i0, &r1, sizeof(VT4));                       \
+    memcpy(out + (j0 + 2) * ldo + i0, &r2, sizeof(VT4));                       \
+    memcpy(out + (j0 + 3) * ldo + i0, &r3, sizeof(VT4));
+#else
+#define SEPCONV_TRANSPOSE_BLOCK(T, VT4)                                       \
+    for (Py_ssize_t i = i0; i < i0 + 4; ++i)                                   \
+        for (Py_ssize_t j = j0; j < j0 + 4; ++j)                               \
+            out[j * ldo + i] = bias ? src[i * lds + j] + bias[j] : src[i * lds + j];
+#endif
+SEPCONV_DEFINE_TRANSPOSE(sepconv_transpose_f32, float, sepconv_vf4)
+SEPCONV_DEFINE_TRANSPOSE(sepconv_transpose_f64, double, sepconv_vd4)
 SEPCONV_DEFINE_DW_CF_BLOCK(SEPCONV_F32_DWCONV_CF, float, sepconv_vf)
 SEPCONV_DEFINE_DW_CF_BLOCK(SEPCONV_F64_DWCONV_CF, double, sepconv_vd)
 

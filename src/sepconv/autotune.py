@@ -75,11 +75,12 @@ def tune(layer, input_shape, num_threads=None, *, seconds=1.0, min_gain=0.03, sa
     batch, steps, channels = spec.split(shape)
     out_steps = spec.geometry(steps).out_steps
     width = channels * spec.depth_multiplier
-    rule = tiling.forward_blocking(out_steps, batch, width, spec.channels_first, threads,
-                                   kernels, spec.dtype)
+    layout = prepared.bound.layout
+    rule = tiling.forward_blocking(out_steps, batch, width, layout, threads, kernels,
+                                   spec.dtype)
     candidates = [rule]
     for target in tiling.TUNE_TARGETS:
-        tile = tiling.forward_tile(out_steps, batch, width, spec.channels_first, threads,
+        tile = tiling.forward_tile(out_steps, batch, width, layout, threads,
                                    kernels, spec.dtype, target=target)
         for kc in tiling.tune_kcs(width, kernels):
             if (tile, kc) not in candidates:

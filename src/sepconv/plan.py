@@ -170,11 +170,12 @@ class ConvSpec(NamedTuple):
             blocking = tuning.lookup(tuning.problem_key(
                 kernels.ISA, self.dtype, self.channels_first, batch, out_steps, width,
                 self.filters, self.kernel_size, self.strides, self.dilation_rate, threads))
-        tile, kc = tiling.forward_blocking(out_steps, batch, width, self.channels_first,
-                                           threads, kernels, self.dtype, blocking)
+        layout = tiling.forward_layout(self.channels_first, self.strides, width, out_steps)
+        tile, kc = tiling.forward_blocking(out_steps, batch, width, layout, threads, kernels,
+                                           self.dtype, blocking)
         code = self.fused_code
         forward = kernels.BoundForward(
-            "float32" if self.dtype.char == "f" else "float64", tuple(input_shape), output_shape, self.channels_first,
+            "float32" if self.dtype.char == "f" else "float64", tuple(input_shape), output_shape, layout,
             self.kernel_size, self.depth_multiplier, self.filters, self.use_bias,
             0 if code is None else code, self.strides, self.dilation_rate, pad_left, tile, kc,
             threads, packing.forward_size(self.kernel_size, channels, self.depth_multiplier,

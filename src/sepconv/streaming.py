@@ -239,12 +239,12 @@ class Stream:
             rows = self.batch_size
             threads = useful_threads(self._threads, rows, steps_out, width, spec.kernel_size,
                                      spec.filters)
-            tile = tiling.forward_tile(steps_out, rows, width, False, threads, kernels,
+            tile = tiling.forward_tile(steps_out, rows, width, tiling.LAST, threads, kernels,
                                        self._dtype)
             bound = kernels.BoundForward(
                 "float32" if self._dtype.char == "f" else "float64", (rows, steps_in,
                                                                      self._channels),
-                (rows, steps_out, spec.filters), False, spec.kernel_size,
+                (rows, steps_out, spec.filters), tiling.LAST, spec.kernel_size,
                 spec.depth_multiplier, spec.filters, spec.use_bias, self._code, spec.strides,
                 spec.dilation_rate, pad, tile, tiling.forward_kc(width), threads,
                 packing.forward_size(spec.kernel_size, self._channels, spec.depth_multiplier,

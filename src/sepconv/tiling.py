@@ -19,8 +19,15 @@ import math
 
 import numpy as np
 
-__all__ = ["step_unit", "forward_tile", "forward_kc", "forward_blocking", "backward_tile",
+__all__ = ["LAST", "FIRST", "FIRST_TRANSPOSED", "forward_layout", "step_unit",
+           "forward_tile", "forward_kc", "forward_blocking", "backward_tile",
            "backward_padding"]
+
+#: How the forward kernel walks a call's data (the kernel's ``layout``):
+#: channels_last tiles; channels_first tiles (filters x steps, or steps x
+#: filters when short); channels_first tiles whose input window is first
+#: transposed to steps-major rows, then computed as channels_last ones.
+LAST, FIRST, FIRST_TRANSPOSED = 0, 1, 2
 
 # The depthwise scratch tile (tile x width) aims at about this many bytes.
 # Measured on Zen 4 (32 KiB L1d) against 16-384 KiB on 11 shapes: no target
@@ -41,14 +48,53 @@ _MAX_CHOICE_KC = 1024
 _MAX_CHOICE_SCRATCH = 4 * 1024 * 1024
 
 
-def step_unit(kernels, dtype, channels_first):
+def forward_layout(channels_first, stride, width, out_steps):
+    """The kernel layout (LAST, FIRST or FIRST_TRANSPOSED) of a forward call.
+
+    A channels_first call is transposed tile by tile where the channels_last
+    loop is much faster than the channels_first one and the transposes are
+    a small share of the work: strided layers (the channels_first
+    depthwise splits each row into its stride phases, a copy per value for
+    about taps / stride multiply-adds) and short sequences (a few output
+    steps per row waste most of an NR column block), in both cases with
+    enough depthwise channels (``width``) that the pointwise sum outweighs
+    the two transposes.  Long stride-1 sequences stay channels_first: the
+    transposes of input and output cost about what the loop gains.
+
+    Zen 3, AVX2, 1 thread, the transposed time over the channels_first one,
+    interleaved in one process, float32 / float64 (B,L,C,F,K,stride,dilation,
+    dm): strided, 3,16,204,180,11,4 0.29 / 0.66; 7,201,292,95,5,4 0.60 /
+    0.84; 8,311,248,57,12,4,1,4 0.57 / 0.60; 3,66,260,310,21,4,1,4 0.52 /
+    0.53; 5,168,116,55,15,4 0.79 / 0.97; dm4_s2_b16 (width 128) 0.62;
+    k8same_b2 (96) 0.80; but width 64 (s4k8_b8) 0.92-1.09, 57 0.95 / 1.01,
+    43 0.98 / 1.18, 30 1.20 / 1.06.  Stride 1, up to 160 output steps,
+    width 144-813: 0.55-0.91 / 0.72-1.04 (8 shapes; 1 to 134 steps); width
+    90 1.07 / 1.08.  Longer: 269-289 steps 0.96-1.03, audio_b1 0.97-1.08,
+    quartz_b8 0.98-1.08, c512_b4 1.04-1.05.
+    """
+    if not channels_first:
+        return LAST
+    if stride > 1 and width >= _TRANSPOSE_STRIDED_WIDTH:
+        return FIRST_TRANSPOSED
+    if width >= _TRANSPOSE_WIDTH and out_steps <= _TRANSPOSE_STEPS:
+        return FIRST_TRANSPOSED
+    return FIRST
+
+
+# forward_layout's bounds (its measurements).
+_TRANSPOSE_STRIDED_WIDTH = 96
+_TRANSPOSE_WIDTH = 128
+_TRANSPOSE_STEPS = 160
+
+
+def step_unit(kernels, dtype, layout):
     """The block a forward tile of output steps must be a multiple of.
 
-    channels_last: the steps are the micro-kernel's rows (MR) and the
-    depthwise block's rows (DW_ROWS); channels_first: they are its columns
-    (NR of the dtype).
+    LAST and FIRST_TRANSPOSED: the steps are the micro-kernel's rows (MR)
+    and the depthwise block's rows (DW_ROWS); FIRST: they are its columns
+    (NR of the dtype).  (A bool ``layout`` reads as LAST or FIRST.)
     """
-    if channels_first:
+    if layout == FIRST:
         return kernels.NR["float32" if dtype == np.float32 else "float64"]
     return math.lcm(kernels.MR, kernels.DW_ROWS)
 
@@ -57,7 +103,7 @@ def _round_up(value, unit):
     return -(-value // unit) * unit
 
 
-def forward_tile(out_steps, batch, width, channels_first, num_threads, kernels, dtype,
+def forward_tile(out_steps, batch, width, layout, num_threads, kernels, dtype,
                  target=None):
     """Output steps per forward work item.
 
@@ -76,7 +122,7 @@ def forward_tile(out_steps, batch, width, channels_first, num_threads, kernels, 
     dm4_s2_b16 0.95-1.00, s4k8_b8 0.98-1.00; float64 kws_b1 0.92, c40_b1
     0.97, k8same_b2 0.93; 2 threads 0.97-1.01 and k8same_b2 0.79.
     """
-    unit = step_unit(kernels, dtype, channels_first)
+    unit = step_unit(kernels, dtype, layout)
     target = _SCRATCH_TARGET if target is None else target
     longest = max(_MAX_FORWARD_TILE, target // (64 * 1024) * _MAX_FORWARD_TILE)
     by_cache = target // max(1, width * dtype.itemsize) // unit * unit
@@ -119,7 +165,7 @@ def tune_kcs(width, kernels):
     return kcs
 
 
-def forward_blocking(out_steps, batch, width, channels_first, num_threads, kernels, dtype,
+def forward_blocking(out_steps, batch, width, layout, num_threads, kernels, dtype,
                      choice=None):
     """(tile, kc) of a forward plan: ``choice`` (a recorded or asked-for pair) when
     it is valid here, else the rule (forward_tile and forward_kc).
@@ -131,12 +177,12 @@ def forward_blocking(out_steps, batch, width, channels_first, num_threads, kerne
     """
     if choice is not None:
         tile, kc = choice
-        unit = step_unit(kernels, dtype, channels_first)
+        unit = step_unit(kernels, dtype, layout)
         if (type(tile) is int and type(kc) is int and 0 < tile <= _MAX_CHOICE_TILE
                 and tile % unit == 0 and 0 < kc <= _MAX_CHOICE_KC
                 and tile * width * dtype.itemsize <= _MAX_CHOICE_SCRATCH):
             return min(tile, _round_up(out_steps, unit)), kc
-    return (forward_tile(out_steps, batch, width, channels_first, num_threads, kernels, dtype),
+    return (forward_tile(out_steps, batch, width, layout, num_threads, kernels, dtype),
             forward_kc(width))
 
 
