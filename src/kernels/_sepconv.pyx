@@ -1493,8 +1493,6 @@ cdef void _tile_channels_first_rows(const floating* x, Py_ssize_t steps,
     # 0.89x.
     cdef bint whole = 2 * rest > SEPCONV_MR
     cdef Py_ssize_t rows = last + (SEPCONV_MR if whole else rest)
-    cdef floating b
-    cdef floating* dst
     # D's element (step t, depthwise channel j) at d[t * a_step + j * a_chan].
     cdef Py_ssize_t a_step = 1, a_chan = ld
     cdef Py_ssize_t dw_rows, done, step
