@@ -316,6 +316,15 @@ def test_cache_sizes_and_machine_id():
     assert sepconv.__version__ in tuning.machine_id()
     info = sepconv.show_config(mode="dicts")["blocking"]
     assert info["max_kc"] == tiling._MAX_RULE_KC
+    moved = info["channels_first_transposed"]
+    # The numbers shown are the rule's own: a layer just inside each bound is
+    # transposed, one just outside is not.
+    rule = tiling.forward_layout
+    assert rule(True, 2, moved["strided_min_width"], 10**4) == tiling.FIRST_TRANSPOSED
+    assert rule(True, 2, moved["strided_min_width"] - 1, 10**4) == tiling.FIRST
+    assert rule(True, 1, moved["min_width"], moved["max_out_steps"]) == tiling.FIRST_TRANSPOSED
+    assert rule(True, 1, moved["min_width"], moved["max_out_steps"] + 1) == tiling.FIRST
+    assert rule(True, 1, moved["min_width"] - 1, 1) == tiling.FIRST
     assert info["scratch_target"] == tiling._SCRATCH_TARGET
 
 

@@ -55,6 +55,9 @@ def config_info():
             "scratch_target": tiling._SCRATCH_TARGET,
             "max_tile": tiling._MAX_FORWARD_TILE,
             "max_kc": tiling._MAX_RULE_KC,
+            "channels_first_transposed": {"strided_min_width": tiling._TRANSPOSE_STRIDED_WIDTH,
+                                          "min_width": tiling._TRANSPOSE_WIDTH,
+                                          "max_out_steps": tiling._TRANSPOSE_STEPS},
             "wisdom_file": tuning.wisdom_path(),
             "tuned_problems": len(tuning.wisdom()),
             "machine": tuning.machine_id(),
@@ -114,6 +117,11 @@ def show_config(mode: str = "stdout", file: Optional[TextIO] = None) -> Optional
           f"(at most {blocking['max_tile']} steps), balanced so no tile is a short stub, "
           f"kc = all inputs in one pass up to {blocking['max_kc']}; the same on every "
           f"CPU: on Zen 4 no other target won by more than the noise", file=out)
+    moved = blocking["channels_first_transposed"]
+    print(f"  channels_first: through the channels_last loops, transposed tile by tile, when "
+          f"strided with >= {moved['strided_min_width']} depthwise channels or at most "
+          f"{moved['max_out_steps']} output steps with >= {moved['min_width']} "
+          f"(sepconv.tiling.forward_layout)", file=out)
     wisdom_file = blocking["wisdom_file"] or "in memory only (SEPCONV_WISDOM=off)"
     print(f"  tuned         : {blocking['tuned_problems']} problem(s) on this machine by "
           f"sepconv.tune(), used instead of the rule; wisdom {wisdom_file}", file=out)
