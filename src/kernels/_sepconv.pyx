@@ -168,22 +168,30 @@ cdef extern from "microkernels.h":
                            Py_ssize_t ldo) noexcept nogil
     void sepconv_split_f64(const double* src, Py_ssize_t n, Py_ssize_t stride, double* out,
                            Py_ssize_t ldo) noexcept nogil
-    void sepconv_row_p4_f32 "SEPCONV_F32_GEMM_ROW_P4" (
-        Py_ssize_t kc, const float* a, Py_ssize_t a_col, const float* b, Py_ssize_t b_row,
-        Py_ssize_t b_panel, const float* c, int first, float* out, const float* bias,
-        int bias_mode, int act) noexcept nogil
-    void sepconv_row_p4_f64 "SEPCONV_F64_GEMM_ROW_P4" (
-        Py_ssize_t kc, const double* a, Py_ssize_t a_col, const double* b, Py_ssize_t b_row,
-        Py_ssize_t b_panel, const double* c, int first, double* out, const double* bias,
-        int bias_mode, int act) noexcept nogil
-    void sepconv_row_p2_f32 "SEPCONV_F32_GEMM_ROW_P2" (
-        Py_ssize_t kc, const float* a, Py_ssize_t a_col, const float* b, Py_ssize_t b_row,
-        Py_ssize_t b_panel, const float* c, int first, float* out, const float* bias,
-        int bias_mode, int act) noexcept nogil
-    void sepconv_row_p2_f64 "SEPCONV_F64_GEMM_ROW_P2" (
-        Py_ssize_t kc, const double* a, Py_ssize_t a_col, const double* b, Py_ssize_t b_row,
-        Py_ssize_t b_panel, const double* c, int first, double* out, const double* bias,
-        int bias_mode, int act) noexcept nogil
+    void sepconv_r1p4_f32 "SEPCONV_F32_GEMM_R1P4" (
+        Py_ssize_t kc, const float* a, Py_ssize_t a_row, Py_ssize_t a_col, const float* b,
+        Py_ssize_t b_row, Py_ssize_t b_panel, const float* c, Py_ssize_t c_row, int first,
+        float* out, Py_ssize_t out_row, const float* bias, int bias_mode, int act) noexcept nogil
+    void sepconv_r1p4_f64 "SEPCONV_F64_GEMM_R1P4" (
+        Py_ssize_t kc, const double* a, Py_ssize_t a_row, Py_ssize_t a_col, const double* b,
+        Py_ssize_t b_row, Py_ssize_t b_panel, const double* c, Py_ssize_t c_row, int first,
+        double* out, Py_ssize_t out_row, const double* bias, int bias_mode, int act) noexcept nogil
+    void sepconv_r1p2_f32 "SEPCONV_F32_GEMM_R1P2" (
+        Py_ssize_t kc, const float* a, Py_ssize_t a_row, Py_ssize_t a_col, const float* b,
+        Py_ssize_t b_row, Py_ssize_t b_panel, const float* c, Py_ssize_t c_row, int first,
+        float* out, Py_ssize_t out_row, const float* bias, int bias_mode, int act) noexcept nogil
+    void sepconv_r1p2_f64 "SEPCONV_F64_GEMM_R1P2" (
+        Py_ssize_t kc, const double* a, Py_ssize_t a_row, Py_ssize_t a_col, const double* b,
+        Py_ssize_t b_row, Py_ssize_t b_panel, const double* c, Py_ssize_t c_row, int first,
+        double* out, Py_ssize_t out_row, const double* bias, int bias_mode, int act) noexcept nogil
+    void sepconv_r2p2_f32 "SEPCONV_F32_GEMM_R2P2" (
+        Py_ssize_t kc, const float* a, Py_ssize_t a_row, Py_ssize_t a_col, const float* b,
+        Py_ssize_t b_row, Py_ssize_t b_panel, const float* c, Py_ssize_t c_row, int first,
+        float* out, Py_ssize_t out_row, const float* bias, int bias_mode, int act) noexcept nogil
+    void sepconv_r2p2_f64 "SEPCONV_F64_GEMM_R2P2" (
+        Py_ssize_t kc, const double* a, Py_ssize_t a_row, Py_ssize_t a_col, const double* b,
+        Py_ssize_t b_row, Py_ssize_t b_panel, const double* c, Py_ssize_t c_row, int first,
+        double* out, Py_ssize_t out_row, const double* bias, int bias_mode, int act) noexcept nogil
     void sepconv_transpose_f32(const float* src, Py_ssize_t lds, Py_ssize_t rows,
                                Py_ssize_t cols, float* out, Py_ssize_t ldo,
                                const float* bias) noexcept nogil
@@ -480,34 +488,48 @@ cdef inline void _micro_kernel_half(Py_ssize_t kc, const floating* a, Py_ssize_t
         sepconv_micro_half_f64(kc, a, a_row, 1, b, b_row, c, c_row, first)
 
 
-cdef inline Py_ssize_t _micro_row_panels(Py_ssize_t panels, Py_ssize_t kc, const floating* a,
-                                         Py_ssize_t a_col, const floating* b,
-                                         Py_ssize_t b_panel, const floating* c, bint first,
-                                         floating* out, const floating* bias, int bias_mode,
-                                         int act) noexcept nogil:
-    # One row across the first 4 or 2 of ``panels`` full panels of filters
-    # at once (the row kernel per panel, with more chains in flight): C, out
-    # and the bias NR apart per panel, the packed panels b_panel apart.
-    # Returns how many panels it did (0 for fewer than 2).
+cdef inline Py_ssize_t _row_group(Py_ssize_t rows, Py_ssize_t panels) noexcept nogil:
+    # How many panels of filters the multi-panel row kernels take a call for
+    # ``rows`` leftover rows with ``panels`` full panels to go: 4 for a
+    # single row, else 2 (the two-row kernel's width); 0 for fewer than 2.
+    if rows == 1 and panels >= 4:
+        return 4
+    return 2 if panels >= 2 else 0
+
+
+cdef inline void _micro_rows_panels(int rows, Py_ssize_t group, Py_ssize_t kc,
+                                    const floating* a, Py_ssize_t a_row, Py_ssize_t a_col,
+                                    const floating* b, Py_ssize_t b_panel, const floating* c,
+                                    Py_ssize_t c_row, bint first, floating* out,
+                                    Py_ssize_t out_row, const floating* bias, int bias_mode,
+                                    int act) noexcept nogil:
+    # ``rows`` (1 or 2; 2 with a group of 2) rows across ``group`` (4 or 2,
+    # _row_group) full panels of filters at once: the row kernel per panel
+    # with more chains in flight.  C, out and the bias NR apart per panel,
+    # the packed panels b_panel apart.
     cdef int simple = act if act <= ACT_LEAKY_RELU else ACT_LINEAR
     cdef Py_ssize_t nr = SEPCONV_NR_F32 if floating is float else SEPCONV_NR_F64
-    if panels >= 4:
+    if rows == 2:
         if floating is float:
-            sepconv_row_p4_f32(kc, a, a_col, b, nr, b_panel, c, first, out, bias, bias_mode,
-                               simple)
+            sepconv_r2p2_f32(kc, a, a_row, a_col, b, nr, b_panel, c, c_row, first, out,
+                             out_row, bias, bias_mode, simple)
         else:
-            sepconv_row_p4_f64(kc, a, a_col, b, nr, b_panel, c, first, out, bias, bias_mode,
-                               simple)
-        return 4
-    if panels >= 2:
+            sepconv_r2p2_f64(kc, a, a_row, a_col, b, nr, b_panel, c, c_row, first, out,
+                             out_row, bias, bias_mode, simple)
+    elif group == 4:
         if floating is float:
-            sepconv_row_p2_f32(kc, a, a_col, b, nr, b_panel, c, first, out, bias, bias_mode,
-                               simple)
+            sepconv_r1p4_f32(kc, a, a_row, a_col, b, nr, b_panel, c, c_row, first, out,
+                             out_row, bias, bias_mode, simple)
         else:
-            sepconv_row_p2_f64(kc, a, a_col, b, nr, b_panel, c, first, out, bias, bias_mode,
-                               simple)
-        return 2
-    return 0
+            sepconv_r1p4_f64(kc, a, a_row, a_col, b, nr, b_panel, c, c_row, first, out,
+                             out_row, bias, bias_mode, simple)
+    else:
+        if floating is float:
+            sepconv_r1p2_f32(kc, a, a_row, a_col, b, nr, b_panel, c, c_row, first, out,
+                             out_row, bias, bias_mode, simple)
+        else:
+            sepconv_r1p2_f64(kc, a, a_row, a_col, b, nr, b_panel, c, c_row, first, out,
+                             out_row, bias, bias_mode, simple)
 
 
 cdef inline void _micro_row_sum(Py_ssize_t kc, const floating* a, Py_ssize_t a_col,
@@ -1228,7 +1250,7 @@ cdef void _tile_channels_last(const floating* x, Py_ssize_t steps, Py_ssize_t ch
     cdef const floating* pw = packed + taps * width
     cdef const floating* bias = pw + panels * width * nr
     cdef Py_ssize_t ld = width
-    cdef Py_ssize_t p, rb, kb, kc, r, i, blk, c0, done, group, step
+    cdef Py_ssize_t p, rb, kb, kc, r, i, blk, c0, done, group, step, pair
     cdef floating* out
     cdef floating* ytile = y + t0 * filters
     cdef bint last
@@ -1299,32 +1321,37 @@ cdef void _tile_channels_last(const floating* x, Py_ssize_t steps, Py_ssize_t ch
                 # valid rows one at a time (the others are never needed),
                 # the last block of the sum of a full panel straight into y;
                 # across 4 or 2 panels a call where there are that many
-                # (_micro_row_panels: a stream's one-step push, a short
+                # (_micro_rows_panels: a stream's one-step push, a short
                 # sequence).
                 if p < done:
-                    continue   # done by the multi-panel row kernel
+                    continue   # done by the multi-panel row kernels
                 group = 0
                 if last and p < full_panels:
                     group = full_panels - p
                 elif not last and not narrow:
                     group = (full_panels if tail_quarters < 4 else panels) - p
-                step = 0
-                for i in range(rb, valid):
-                    if group < 2:
-                        break
+                step = _row_group(valid - rb, group)
+                i = rb
+                while step > 0 and i < valid:
+                    pair = 2 if step == 2 and valid - i >= 2 else 1
                     if last:
                         out = ytile + i * filters + p * nr
-                        step = _micro_row_panels(group, kc, d + i * ld + kb, 1,
-                                                 pw + (p * width + kb) * nr, width * nr,
-                                                 ctile + i * filters_pad + p * nr, kb == 0,
-                                                 out, bias + p * nr, 1 if use_bias else 0, act)
+                        _micro_rows_panels(pair, step, kc, d + i * ld + kb, ld, 1,
+                                           pw + (p * width + kb) * nr, width * nr,
+                                           ctile + i * filters_pad + p * nr, filters_pad,
+                                           kb == 0, out, filters, bias + p * nr,
+                                           1 if use_bias else 0, act)
                         if act > ACT_LEAKY_RELU:
                             _activate(out, step * nr, act)
+                            if pair == 2:
+                                _activate(out + filters, step * nr, act)
                     else:
                         out = ctile + i * filters_pad + p * nr
-                        step = _micro_row_panels(group, kc, d + i * ld + kb, 1,
-                                                 pw + (p * width + kb) * nr, width * nr, out,
-                                                 kb == 0, out, bias, 0, ACT_LINEAR)
+                        _micro_rows_panels(pair, step, kc, d + i * ld + kb, ld, 1,
+                                           pw + (p * width + kb) * nr, width * nr, out,
+                                           filters_pad, kb == 0, out, filters_pad, bias, 0,
+                                           ACT_LINEAR)
+                    i += pair
                 if step > 0:
                     done = p + step
                     continue
@@ -1485,17 +1512,17 @@ cdef void _tile_channels_first_rows(const floating* x, Py_ssize_t steps,
     cdef Py_ssize_t last = valid - rest
     # More than half a row block left: one more MR block (rows past valid
     # computed, never stored), else a row kernel per step, across 4 or 2
-    # panels a call where there are that many (_micro_row_panels).  Zen 3,
+    # panels a call where there are that many (_micro_rows_panels).  Zen 3,
     # AVX2, float32, 1 thread, one step at a time over the MR block: 5 and
     # 4 steps left 1.22-1.46x the time, 3 left 0.99-1.02x, 2 left 0.77-0.81x;
     # the multi-panel row calls against one panel a call: 2 steps (3 x 16 x
-    # 204 -> 180, 11 taps, stride 4) 0.72x, 1 step (6 x 41 x 269 -> 86)
-    # 0.89x.
+    # 204 -> 180, 11 taps, stride 4) 0.72x with one row a call and 0.82x of
+    # that with two, 1 step (6 x 41 x 269 -> 86) 0.89x.
     cdef bint whole = 2 * rest > SEPCONV_MR
     cdef Py_ssize_t rows = last + (SEPCONV_MR if whole else rest)
     # D's element (step t, depthwise channel j) at d[t * a_step + j * a_chan].
     cdef Py_ssize_t a_step = 1, a_chan = ld
-    cdef Py_ssize_t dw_rows, done, step
+    cdef Py_ssize_t dw_rows, done, step, pair
     if stage != NULL:
         dw_rows = (rows + SEPCONV_DW_ROWS - 1) // SEPCONV_DW_ROWS * SEPCONV_DW_ROWS
         _stage_transposed(x, steps, channels, t0, dw_rows, taps, stride, dilation, pad_left,
@@ -1527,18 +1554,22 @@ cdef void _tile_channels_first_rows(const floating* x, Py_ssize_t steps,
                                   ldc, kb == 0)
                     continue
                 if q < done:
-                    continue   # done by the multi-panel row kernel
-                for t in range(last, valid):
-                    step = _micro_row_panels(nr_panels - q, kc, d + t * a_step + kb * a_chan,
-                                             a_chan, pw + (q * width + kb) * nr, width * nr,
-                                             ctile + t * ldc + q * nr, kb == 0,
-                                             ctile + t * ldc + q * nr, bias, 0, ACT_LINEAR)
+                    continue   # done by the multi-panel row kernels
+                step = _row_group(rest, nr_panels - q)
+                t = last
+                while t < valid:
+                    pair = 2 if step == 2 and valid - t >= 2 else 1
                     if step == 0:
                         _micro_row_sum(kc, d + t * a_step + kb * a_chan, a_chan,
                                        pw + (q * width + kb) * nr, nr,
                                        ctile + t * ldc + q * nr, kb == 0)
-                        step = 1
-                done = q + step
+                    else:
+                        _micro_rows_panels(pair, step, kc, d + t * a_step + kb * a_chan,
+                                           a_step, a_chan, pw + (q * width + kb) * nr,
+                                           width * nr, ctile + t * ldc + q * nr, ldc, kb == 0,
+                                           ctile + t * ldc + q * nr, ldc, bias, 0, ACT_LINEAR)
+                    t += pair
+                done = q + (step if step > 0 else 1)
     # y[f, t0 + t] = ctile[t, f] (+ bias[f]), then the activation.
     if floating is float:
         sepconv_transpose_f32(ctile, ldc, valid, filters, y + t0, out_steps,

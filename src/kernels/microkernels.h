@@ -449,84 +449,97 @@ SEPCONV_DEFINE_STORE(SEPCONV_F32_GEMM_ROW, 1, SEPCONV_NR_F32, 1, float, sepconv_
 SEPCONV_DEFINE_STORE(SEPCONV_F64_GEMM_ROW, 1, SEPCONV_NR_F64, 1, double, sepconv_vd, sepconv_vd,
                      sepconv_act_vd, sepconv_act_vd, sepconv_put_vd, sepconv_put_vd)
 
-/* One row across P panels of filters at once (P = 4 or 2), storing as the
-   row kernel does (c read unless first; bias_mode 0 or 1; out's panels, like
-   c's and the bias's, NR apart, the packed panels b_panel apart).  A row is
-   one chain of multiply-adds per vector; the one-panel kernel has two, so it
-   waits on the FMA latency (4 cycles on Zen 3 and 4) with the pipes mostly
-   idle, and a short tile or a streamed step's row took a panel at a time.
-   P panels keep 2P chains in flight.  Each element's chain is the row
-   kernel's, in the same order: the same bits. */
-#define SEPCONV_ROW_PANELS_NAME(T, P) SEPCONV_PASTE(sepconv_##T##_gemm_1x, P, v_minmax__, SEPCONV_LEVEL)
+/* R rows (1 or 2) across P panels of filters at once (P = 4 or 2), storing
+   as the row kernel does (c read unless first; bias_mode 0 or 1; out's
+   panels, like c's and the bias's, NR apart; rows a_row, c_row and out_row
+   apart; the packed panels b_panel apart).  A row is one chain of
+   multiply-adds per vector; the one-panel row kernel has two, so it waits on
+   the FMA latency (4 cycles on Zen 3 and 4) with the pipes mostly idle, and
+   the rows past a tile's last MR block took a panel at a time.  R x P panels
+   keep 2RP chains in flight, and two rows share each load of the weights
+   (which come from L2 once the panels outgrow L1).  Each element's chain is
+   the row kernel's, in the same order: the same bits. */
+#define SEPCONV_ROW_PANELS_NAME(T, R, P) SEPCONV_PASTE(sepconv_##T##_gemm_, R, x##P##v_minmax__, SEPCONV_LEVEL)
 #if defined(__GNUC__) || defined(__clang__)
-#define SEPCONV_DEFINE_ROW_PANELS(NAME, P, T, VT, ACT)                        \
-static inline void NAME(Py_ssize_t kc, const T* a, Py_ssize_t a_col,          \
-                        const T* b, Py_ssize_t b_row, Py_ssize_t b_panel,     \
-                        const T* c, int first, T* out, const T* bias,         \
+#define SEPCONV_DEFINE_ROW_PANELS(NAME, R, P, T, VT, ACT)                     \
+static inline void NAME(Py_ssize_t kc, const T* a, Py_ssize_t a_row,          \
+                        Py_ssize_t a_col, const T* b, Py_ssize_t b_row,       \
+                        Py_ssize_t b_panel, const T* c, Py_ssize_t c_row,     \
+                        int first, T* out, Py_ssize_t out_row, const T* bias, \
                         int bias_mode, int act) {                              \
     enum { LANES = sizeof(VT) / sizeof(T) };                                   \
-    VT acc[2 * (P)];                                                           \
+    VT acc[R][2 * (P)];                                                        \
     _Pragma("GCC unroll 16")                                                   \
-    for (int j = 0; j < 2 * (P); ++j) {                                        \
-        acc[j] = (VT){0};                                                      \
-        if (!first) memcpy(&acc[j], c + j * LANES, sizeof(VT));                \
-    }                                                                          \
+    for (int i = 0; i < (R); ++i)                                              \
+        _Pragma("GCC unroll 16")                                               \
+        for (int j = 0; j < 2 * (P); ++j) {                                    \
+            acc[i][j] = (VT){0};                                               \
+            if (!first) memcpy(&acc[i][j], c + i * c_row + j * LANES, sizeof(VT)); \
+        }                                                                      \
     SEPCONV_K_UNROLL                                                           \
     for (Py_ssize_t k = 0; k < kc; ++k) {                                      \
-        T s = a[k * a_col];                                                    \
         _Pragma("GCC unroll 16")                                               \
         for (int p = 0; p < (P); ++p) {                                        \
             VT b0, b1;                                                         \
             memcpy(&b0, b + p * b_panel + k * b_row, sizeof(VT));              \
             memcpy(&b1, b + p * b_panel + k * b_row + LANES, sizeof(VT));      \
-            acc[2 * p] += b0 * s;                                              \
-            acc[2 * p + 1] += b1 * s;                                          \
+            _Pragma("GCC unroll 16")                                           \
+            for (int i = 0; i < (R); ++i) {                                    \
+                T s = a[i * a_row + k * a_col];                                \
+                acc[i][2 * p] += b0 * s;                                       \
+                acc[i][2 * p + 1] += b1 * s;                                   \
+            }                                                                  \
         }                                                                      \
-    }                                                                          \
-    if (bias_mode == 1) {                                                      \
-        _Pragma("GCC unroll 16")                                               \
-        for (int j = 0; j < 2 * (P); ++j) {                                    \
-            VT bv;                                                             \
-            memcpy(&bv, bias + j * LANES, sizeof(VT));                         \
-            acc[j] += bv;                                                      \
-        }                                                                      \
-    }                                                                          \
-    if (act != SEPCONV_ACT_LINEAR) {                                           \
-        _Pragma("GCC unroll 16")                                               \
-        for (int j = 0; j < 2 * (P); ++j) acc[j] = ACT(acc[j], act);           \
     }                                                                          \
     _Pragma("GCC unroll 16")                                                   \
-    for (int j = 0; j < 2 * (P); ++j) memcpy(out + j * LANES, &acc[j], sizeof(VT)); \
+    for (int i = 0; i < (R); ++i) {                                            \
+        _Pragma("GCC unroll 16")                                               \
+        for (int j = 0; j < 2 * (P); ++j) {                                    \
+            if (bias_mode == 1) {                                              \
+                VT bv;                                                         \
+                memcpy(&bv, bias + j * LANES, sizeof(VT));                     \
+                acc[i][j] += bv;                                               \
+            }                                                                  \
+            if (act != SEPCONV_ACT_LINEAR) acc[i][j] = ACT(acc[i][j], act);    \
+            memcpy(out + i * out_row + j * LANES, &acc[i][j], sizeof(VT));     \
+        }                                                                      \
+    }                                                                          \
 }
 #else
-#define SEPCONV_DEFINE_ROW_PANELS(NAME, P, T, VT, ACT)                        \
-static inline void NAME(Py_ssize_t kc, const T* a, Py_ssize_t a_col,          \
-                        const T* b, Py_ssize_t b_row, Py_ssize_t b_panel,     \
-                        const T* c, int first, T* out, const T* bias,         \
+#define SEPCONV_DEFINE_ROW_PANELS(NAME, R, P, T, VT, ACT)                     \
+static inline void NAME(Py_ssize_t kc, const T* a, Py_ssize_t a_row,          \
+                        Py_ssize_t a_col, const T* b, Py_ssize_t b_row,       \
+                        Py_ssize_t b_panel, const T* c, Py_ssize_t c_row,     \
+                        int first, T* out, Py_ssize_t out_row, const T* bias, \
                         int bias_mode, int act) {                              \
     const int nr = 2 * SEPCONV_VEC_BYTES / (int)sizeof(T);                     \
-    for (int p = 0; p < (P); ++p)                                              \
-        for (int j = 0; j < nr; ++j) {                                         \
-            T acc = first ? (T)0 : c[p * nr + j];                              \
-            for (Py_ssize_t k = 0; k < kc; ++k)                                \
-                acc += a[k * a_col] * b[p * b_panel + k * b_row + j];          \
-            if (bias_mode == 1) acc += bias[p * nr + j];                       \
-            if (act == SEPCONV_ACT_RELU) acc = acc < 0 ? (T)0 : acc;           \
-            else if (act == SEPCONV_ACT_RELU6) {                               \
-                acc = acc < 0 ? (T)0 : acc; acc = acc > 6 ? (T)6 : acc; }      \
-            else if (act == SEPCONV_ACT_LEAKY_RELU) acc = acc < 0 ? (T)0.2 * acc : acc; \
-            out[p * nr + j] = acc;                                             \
-        }                                                                      \
+    for (int i = 0; i < (R); ++i)                                              \
+        for (int p = 0; p < (P); ++p)                                          \
+            for (int j = 0; j < nr; ++j) {                                     \
+                T acc = first ? (T)0 : c[i * c_row + p * nr + j];              \
+                for (Py_ssize_t k = 0; k < kc; ++k)                            \
+                    acc += a[i * a_row + k * a_col] * b[p * b_panel + k * b_row + j]; \
+                if (bias_mode == 1) acc += bias[p * nr + j];                   \
+                if (act == SEPCONV_ACT_RELU) acc = acc < 0 ? (T)0 : acc;       \
+                else if (act == SEPCONV_ACT_RELU6) {                           \
+                    acc = acc < 0 ? (T)0 : acc; acc = acc > 6 ? (T)6 : acc; }  \
+                else if (act == SEPCONV_ACT_LEAKY_RELU) acc = acc < 0 ? (T)0.2 * acc : acc; \
+                out[i * out_row + p * nr + j] = acc;                           \
+            }                                                                  \
 }
 #endif
-#define SEPCONV_F32_GEMM_ROW_P4 SEPCONV_ROW_PANELS_NAME(f32, 8)
-#define SEPCONV_F64_GEMM_ROW_P4 SEPCONV_ROW_PANELS_NAME(f64, 8)
-#define SEPCONV_F32_GEMM_ROW_P2 SEPCONV_ROW_PANELS_NAME(f32, 4)
-#define SEPCONV_F64_GEMM_ROW_P2 SEPCONV_ROW_PANELS_NAME(f64, 4)
-SEPCONV_DEFINE_ROW_PANELS(SEPCONV_F32_GEMM_ROW_P4, 4, float, sepconv_vf, sepconv_act_vf)
-SEPCONV_DEFINE_ROW_PANELS(SEPCONV_F64_GEMM_ROW_P4, 4, double, sepconv_vd, sepconv_act_vd)
-SEPCONV_DEFINE_ROW_PANELS(SEPCONV_F32_GEMM_ROW_P2, 2, float, sepconv_vf, sepconv_act_vf)
-SEPCONV_DEFINE_ROW_PANELS(SEPCONV_F64_GEMM_ROW_P2, 2, double, sepconv_vd, sepconv_act_vd)
+#define SEPCONV_F32_GEMM_R1P4 SEPCONV_ROW_PANELS_NAME(f32, 1, 8)
+#define SEPCONV_F64_GEMM_R1P4 SEPCONV_ROW_PANELS_NAME(f64, 1, 8)
+#define SEPCONV_F32_GEMM_R1P2 SEPCONV_ROW_PANELS_NAME(f32, 1, 4)
+#define SEPCONV_F64_GEMM_R1P2 SEPCONV_ROW_PANELS_NAME(f64, 1, 4)
+#define SEPCONV_F32_GEMM_R2P2 SEPCONV_ROW_PANELS_NAME(f32, 2, 4)
+#define SEPCONV_F64_GEMM_R2P2 SEPCONV_ROW_PANELS_NAME(f64, 2, 4)
+SEPCONV_DEFINE_ROW_PANELS(SEPCONV_F32_GEMM_R1P4, 1, 4, float, sepconv_vf, sepconv_act_vf)
+SEPCONV_DEFINE_ROW_PANELS(SEPCONV_F64_GEMM_R1P4, 1, 4, double, sepconv_vd, sepconv_act_vd)
+SEPCONV_DEFINE_ROW_PANELS(SEPCONV_F32_GEMM_R1P2, 1, 2, float, sepconv_vf, sepconv_act_vf)
+SEPCONV_DEFINE_ROW_PANELS(SEPCONV_F64_GEMM_R1P2, 1, 2, double, sepconv_vd, sepconv_act_vd)
+SEPCONV_DEFINE_ROW_PANELS(SEPCONV_F32_GEMM_R2P2, 2, 2, float, sepconv_vf, sepconv_act_vf)
+SEPCONV_DEFINE_ROW_PANELS(SEPCONV_F64_GEMM_R2P2, 2, 2, double, sepconv_vd, sepconv_act_vd)
 
 /* The same two shapes one vector wide, storing and accumulating into C
    (NAME's contract), for the last panel of filters when it is at most half
