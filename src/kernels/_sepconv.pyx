@@ -488,6 +488,23 @@ cdef inline void _micro_kernel_half(Py_ssize_t kc, const floating* a, Py_ssize_t
         sepconv_micro_half_f64(kc, a, a_row, 1, b, b_row, c, c_row, first)
 
 
+cdef inline bint _rows_by_row_kernels(Py_ssize_t rest, Py_ssize_t panels) noexcept nogil:
+    # Whether the ``rest`` rows after a tile's last full MR block go through
+    # the row kernels (else one more MR block, its rows past the tile
+    # summed and never stored), with ``panels`` full panels of filters.  An
+    # MR block costs about MR multiply-add cycles per input and panel, rows
+    # across 2 or more panels about one per row (_micro_rows_panels keeps 8
+    # chains in flight), one panel's row about 2 (its two chains wait on
+    # the FMA latency).  Zen 3, AVX2 (MR 6), float32, 1 thread, row calls
+    # over one more MR block, 6-12 panels: channels_last 3 rows 0.86x the
+    # time, 4 rows 0.87-0.92x, 5 rows 1.00-1.13x; channels_first 4 rows
+    # 0.87-0.93x, 5 rows 1.00-1.10x; with one row across 4 panels a call
+    # and no pairs (7f56bba), 4-5 rows took 1.22-1.46x.
+    if panels >= 2:
+        return rest <= SEPCONV_MR - 2
+    return 2 * rest < SEPCONV_MR
+
+
 cdef inline Py_ssize_t _row_group(Py_ssize_t rows, Py_ssize_t panels) noexcept nogil:
     # How many panels of filters the multi-panel row kernels take a call for
     # ``rows`` leftover rows with ``panels`` full panels to go: 4 for a
@@ -1264,16 +1281,18 @@ cdef void _tile_channels_last(const floating* x, Py_ssize_t steps, Py_ssize_t ch
     cdef bint misaligned = ((<uintptr_t>ytile) % 64 != 0
                             or (filters * sizeof(floating)) % 64 != 0)
     cdef bint rows_outer
-    # A last, partial block of MR / 2 rows or more goes through the C tile
-    # whole, in MR-row micro-kernel calls (the rows past the output are
-    # summed and never read; the depthwise block wrote every row of the
-    # tile): a 1-row call is one chain of dependent multiply-adds per vector,
-    # bound by the FMA latency.  Zen 5, 1 thread, AVX-512, new / old
+    # A last, partial block goes through the C tile whole, in MR-row
+    # micro-kernel calls (the rows past the output are summed and never
+    # read; the depthwise block wrote every row of the tile), when row
+    # kernels would cost more (_rows_by_row_kernels): a 1-row call is one
+    # chain of dependent multiply-adds per vector, bound by the FMA latency.
+    # Before the multi-panel row kernels, from MR / 2 rows on; Zen 5, 1
+    # thread, AVX-512, new / old
     # (bench/ab.py), float32 / float64: k8same_b2 (301 steps, 5 rows left)
     # 0.95 / 0.95, s4k8_b8 (1,023 outputs, 7 left) 0.97 / 1.00, c100_b4 (300
     # steps in tiles of 120, 120 and 60: 4 left) 0.98 / 0.98, c40_b1 0.99 /
     # 0.98; c512_b4 (none left) 1.00 / 1.01.  AVX2 (MR 6): 0.98-1.01.
-    cdef bint block_rows = valid - full_rows >= SEPCONV_MR // 2
+    cdef bint block_rows = not _rows_by_row_kernels(valid - full_rows, full_panels)
     if pf != NULL and full_rows > 0:
         # [pf, pf_end): the next item's input, a share of it prefetched
         # after each micro-kernel call on a full MR block.
@@ -1510,15 +1529,14 @@ cdef void _tile_channels_first_rows(const floating* x, Py_ssize_t steps,
     cdef Py_ssize_t q, r, rb, kb, kc, blk, f, t
     cdef Py_ssize_t rest = valid % SEPCONV_MR
     cdef Py_ssize_t last = valid - rest
-    # More than half a row block left: one more MR block (rows past valid
-    # computed, never stored), else a row kernel per step, across 4 or 2
-    # panels a call where there are that many (_micro_rows_panels).  Zen 3,
-    # AVX2, float32, 1 thread, one step at a time over the MR block: 5 and
-    # 4 steps left 1.22-1.46x the time, 3 left 0.99-1.02x, 2 left 0.77-0.81x;
-    # the multi-panel row calls against one panel a call: 2 steps (3 x 16 x
-    # 204 -> 180, 11 taps, stride 4) 0.72x with one row a call and 0.82x of
-    # that with two, 1 step (6 x 41 x 269 -> 86) 0.89x.
-    cdef bint whole = 2 * rest > SEPCONV_MR
+    # The steps after the last full row block: row kernels, across 4 or 2
+    # panels a call where there are that many (_micro_rows_panels), or one
+    # more MR block (rows past valid computed, never stored): the rule of
+    # _rows_by_row_kernels.  Zen 3, AVX2, float32, 1 thread, the multi-panel
+    # row calls against one panel a call: 2 steps (3 x 16 x 204 -> 180, 11
+    # taps, stride 4) 0.72x with one row a call and 0.82x of that with two,
+    # 1 step (6 x 41 x 269 -> 86) 0.89x.
+    cdef bint whole = rest > 0 and not _rows_by_row_kernels(rest, nr_panels)
     cdef Py_ssize_t rows = last + (SEPCONV_MR if whole else rest)
     # D's element (step t, depthwise channel j) at d[t * a_step + j * a_chan].
     cdef Py_ssize_t a_step = 1, a_chan = ld
