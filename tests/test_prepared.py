@@ -686,6 +686,16 @@ def test_bound_forward_refuses_arrays_outside_its_contract(what):
         bound.run(x, packed, out)
 
 
+@pytest.mark.parametrize("layout", [-1, 3, 2**31 - 1])
+def test_bound_forward_refuses_an_unknown_layout(layout):
+    # The layout (sepconv.tiling: LAST, FIRST, FIRST_TRANSPOSED) picks the
+    # kernel's loops; any other value is refused before anything is bound.
+    kernels = functional.kernel_module()
+    with pytest.raises(ValueError, match=f"layout must be 0, 1 or 2.*received {layout}"):
+        kernels.BoundForward("float32", (1, 8, 4), (1, 8, 2), layout, 3, 1, 2, True, 0, 1, 1,
+                             1, 6, 4, 1, 100)
+
+
 def test_run_rows_and_copy_rows_refuse_arrays_outside_their_contract():
     kernels = functional.kernel_module()
     layer = _layer(*CONFIGS[0])
