@@ -945,6 +945,23 @@ def test_strided_channels_first_equals_channels_last_bitwise(level, dtype, chann
         _assert_close(got.transpose(0, 2, 1), want, dtype)
 
 
+def _assert_channels_first_bits(x, dw, pw, b, args, label):
+    """The channels_first layer on x transposed, at 1 and 2 threads, into an
+    out= buffer with sentinels around it, gives the channels_last bits and
+    writes nothing past out."""
+    last = separable_conv1d(x, dw, pw, b, data_format="channels_last", **args)
+    xf = np.ascontiguousarray(x.transpose(0, 2, 1))
+    buffer = np.full(last.size + 5, 7.0, x.dtype)
+    out = buffer[2:2 + last.size].reshape(x.shape[0], pw.shape[2], last.shape[1])
+    for threads in (1, 2):
+        y = separable_conv1d(xf, dw, pw, b, data_format="channels_first", num_threads=threads,
+                             out=out, **args)
+        assert y is out
+        np.testing.assert_array_equal(y.transpose(0, 2, 1), last,
+                                      err_msg=f"{label}, {threads} threads")
+        assert (buffer[:2] == 7).all() and (buffer[-3:] == 7).all()
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("kc_passes", [1, 2])
 def test_channels_first_tiles_either_way_round_give_the_channels_last_bits(level, dtype,
@@ -976,20 +993,10 @@ def test_channels_first_tiles_either_way_round_give_the_channels_last_bits(level
             x = rng.standard_normal((2, steps, channels)).astype(dtype)
             args = dict(strides=strides, padding=padding, dilation_rate=dilation,
                         activation="relu")
-            last = separable_conv1d(x, dw[:taps], pw, b, data_format="channels_last", **args)
-            xf = np.ascontiguousarray(x.transpose(0, 2, 1))
             for mode in (-1, 0, 1):
                 kernels.set_cf_rows(mode)
-                shape = (2, filters, last.shape[1])
-                buffer = np.full(last.size + 5, 7.0, dtype)
-                out = buffer[2:2 + last.size].reshape(shape)
-                for threads in (1, 2):
-                    y = separable_conv1d(xf, dw[:taps], pw, b, data_format="channels_first",
-                                         num_threads=threads, out=out, **args)
-                    assert y is out
-                    np.testing.assert_array_equal(y.transpose(0, 2, 1), last,
-                                                  err_msg=f"{steps} steps, mode {mode}")
-                    assert (buffer[:2] == 7).all() and (buffer[-3:] == 7).all()
+                _assert_channels_first_bits(x, dw[:taps], pw, b, args,
+                                            f"{steps} steps, mode {mode}")
     finally:
         kernels.set_cf_rows(previous)
     with pytest.raises(ValueError, match="received 2"):
@@ -1036,29 +1043,16 @@ def test_transposed_channels_first_tiles_give_the_channels_last_bits(level, dtyp
             x = rng.standard_normal((2, steps, channels)).astype(dtype)
             args = dict(strides=strides, padding=padding, dilation_rate=dilation,
                         activation="relu")
-            last = separable_conv1d(x, dw[:taps], pw, b, data_format="channels_last", **args)
-            xf = np.ascontiguousarray(x.transpose(0, 2, 1))
-            buffer = np.full(last.size + 5, 7.0, dtype)
-            out = buffer[2:2 + last.size].reshape(2, filters, last.shape[1])
-            for threads in (1, 2):
-                y = separable_conv1d(xf, dw[:taps], pw, b, data_format="channels_first",
-                                     num_threads=threads, out=out, **args)
-                assert y is out
-                np.testing.assert_array_equal(y.transpose(0, 2, 1), last,
-                                              err_msg=f"{channels} x {steps} steps")
-                assert (buffer[:2] == 7).all() and (buffer[-3:] == 7).all()
+            _assert_channels_first_bits(x, dw[:taps], pw, b, args,
+                                        f"{channels} x {steps} steps")
     # No bias, no activation (the transposed store adds nothing), and an
     # activation the kernel applies after the store (tanh).
     x = rng.standard_normal((3, 41, 10)).astype(dtype)
     dw = rng.standard_normal((5, 10, 2)).astype(dtype)
     pw = rng.standard_normal((1, 20, 13)).astype(dtype)
-    xf = np.ascontiguousarray(x.transpose(0, 2, 1))
     for bias, activation in ((None, None), (rng.standard_normal(13).astype(dtype), "tanh")):
-        last = separable_conv1d(x, dw, pw, bias, strides=2, activation=activation,
-                                data_format="channels_last")
-        first = separable_conv1d(xf, dw, pw, bias, strides=2, activation=activation,
-                                 data_format="channels_first")
-        np.testing.assert_array_equal(first.transpose(0, 2, 1), last)
+        _assert_channels_first_bits(x, dw, pw, bias, dict(strides=2, activation=activation),
+                                    f"bias {bias is not None}, {activation}")
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -1336,8 +1336,9 @@ cdef void _tile_channels_last(const floating* x, Py_ssize_t steps, Py_ssize_t ch
             if rb >= valid:
                 continue   # rows past the output: nothing reads them
             if rb >= full_rows and not block_rows:
-                # The last, partial block, of fewer than MR / 2 rows: its
-                # valid rows one at a time (the others are never needed),
+                # The last, partial block, where row kernels pay
+                # (_rows_by_row_kernels): its valid rows one or two at a
+                # time (the others are never needed),
                 # the last block of the sum of a full panel straight into y;
                 # across 4 or 2 panels a call where there are that many
                 # (_micro_rows_panels: a stream's one-step push, a short
@@ -1852,7 +1853,7 @@ cdef int _forward(const floating* x, Py_ssize_t batch, Py_ssize_t steps,
     cdef ForwardWork work
     cdef sepconv_job job
     cdef Py_ssize_t item, window
-    cdef size_t rows_c_bytes
+    cdef size_t rows_c_bytes, stage_bytes
     cdef floating* stage = NULL
     cdef void* s_raw
     cdef floating* d
@@ -1886,7 +1887,8 @@ cdef int _forward(const floating* x, Py_ssize_t batch, Py_ssize_t steps,
     work.act = act
     work.d_bytes = tile * width * sizeof(floating)
     if channels_first:
-        # Room for either way round of a channels_first tile (_cf_by_rows).
+        # Room for either way round of a channels_first tile (_cf_by_rows);
+        # a transposed tile's D (tile x width) and C tile fit the rows one.
         work.d_bytes = _cf_rows_ld(tile, nr) * width * sizeof(floating)
         work.c_bytes = ((filters + SEPCONV_MR - 1) // SEPCONV_MR) * SEPCONV_MR * tile * sizeof(floating)
         rows_c_bytes = _cf_rows_ld(tile, nr) * ((filters + nr - 1) // nr) * nr * sizeof(floating)
@@ -1897,18 +1899,17 @@ cdef int _forward(const floating* x, Py_ssize_t batch, Py_ssize_t steps,
     # Stage channels_last input tiles in aligned scratch when that pays
     # (_stage_pays).
     work.s_bytes = 0
+    # A transposed channels_first call always stages its tiles' input
+    # windows, as steps-major rows (without room for them, its tiles are
+    # multiplied steps x filters from the channels_first depthwise loop).
     window = _stage_rows(tile, steps, taps, stride, dilation)
-    if layout == LAYOUT_FIRST_TRANSPOSED:
-        # Steps-major rows of a tile's input window (without room for them,
-        # its tiles are multiplied steps x filters from the channels_first
-        # depthwise loop).
-        if window * _stage_stride(channels, sizeof(floating)) * sizeof(floating) <= _MAX_STAGE:
-            work.s_bytes = window * _stage_stride(channels, sizeof(floating)) * sizeof(floating)
-    elif not channels_first and _stage_pays(<uintptr_t>x, channels * sizeof(floating), taps,
-                                          mult, stride, dilation,
-                                          tile if tile < out_steps else out_steps, window):
-        if window * _stage_stride(channels, sizeof(floating)) * sizeof(floating) <= _MAX_STAGE:
-            work.s_bytes = window * _stage_stride(channels, sizeof(floating)) * sizeof(floating)
+    stage_bytes = window * _stage_stride(channels, sizeof(floating)) * sizeof(floating)
+    if stage_bytes <= _MAX_STAGE and (
+            layout == LAYOUT_FIRST_TRANSPOSED
+            or (layout == LAYOUT_LAST
+                and _stage_pays(<uintptr_t>x, channels * sizeof(floating), taps, mult, stride,
+                                dilation, tile if tile < out_steps else out_steps, window))):
+        work.s_bytes = stage_bytes
     # An output larger than this does not stay in a core's cache from one
     # call to the next, so each storing micro-kernel call first asks for
     # the lines it will write.  Measured on Zen 4 (1 MiB of L2 per core),

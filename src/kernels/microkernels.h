@@ -1017,33 +1017,23 @@ static inline void NAME(const T* __restrict src, Py_ssize_t lds,             \
        of every row, lines of rows 4 KiB apart share an L1 set, and those   \
        lines were evicted before the next block wrote the rest of them (an  \
        output of 2,048 steps, 64 filters: 1.8x the time). */                  \
+    /* The edges (past the last block in either direction) one value at a  \
+       time, in the same order. */                                             \
     if (ldo > lds) {                                                           \
-        for (j0 = 0; j0 < cfull; j0 += 4) {                                    \
+        for (j0 = 0; j0 < cfull; j0 += 4)                                      \
             for (i0 = 0; i0 < rfull; i0 += 4)                                  \
                 NAME##_block(src, lds, i0, j0, out, ldo, bias);                \
-            for (j = j0; j < j0 + 4; ++j)                                      \
-                for (i = rfull; i < rows; ++i)                                 \
-                    NAME##_one(src, lds, i, j, out, ldo, bias);                \
-        }                                                                      \
+        for (j = 0; j < cols; ++j)                                             \
+            for (i = j < cfull ? rfull : 0; i < rows; ++i)                     \
+                NAME##_one(src, lds, i, j, out, ldo, bias);                    \
     } else {                                                                   \
-        for (i0 = 0; i0 < rfull; i0 += 4) {                                    \
+        for (i0 = 0; i0 < rfull; i0 += 4)                                      \
             for (j0 = 0; j0 < cfull; j0 += 4)                                  \
                 NAME##_block(src, lds, i0, j0, out, ldo, bias);                \
-            for (i = i0; i < i0 + 4; ++i)                                      \
-                for (j = cfull; j < cols; ++j)                                 \
-                    NAME##_one(src, lds, i, j, out, ldo, bias);                \
-        }                                                                      \
-        for (i = rfull; i < rows; ++i)                                         \
-            for (j = 0; j < cfull; ++j)                                        \
+        for (i = 0; i < rows; ++i)                                             \
+            for (j = i < rfull ? cfull : 0; j < cols; ++j)                     \
                 NAME##_one(src, lds, i, j, out, ldo, bias);                    \
     }                                                                          \
-    for (i = rfull; i < rows; ++i)     /* the corner past both */              \
-        for (j = cfull; j < cols; ++j)                                         \
-            NAME##_one(src, lds, i, j, out, ldo, bias);                        \
-    if (ldo > lds)                                                             \
-        for (i = 0; i < rfull; ++i)    /* the columns past the last block */  \
-            for (j = cfull; j < cols; ++j)                                     \
-                NAME##_one(src, lds, i, j, out, ldo, bias);                    \
 }
 #ifdef SEPCONV_SHUFFLE
 typedef float sepconv_vf4 __attribute__((vector_size(16)));
