@@ -70,3 +70,25 @@ def test_every_family_argument_is_documented(name, obj):
     for parameter in parameters:
         if parameter not in ("self", "args", "kwargs"):
             assert parameter in doc, (name, parameter)
+
+
+@pytest.mark.parametrize("name", ["README.md", "bench/RESULTS.md", "CHANGELOG.md"])
+def test_the_pages_headings_go_down_one_level_at_a_time(name):
+    # The documentation site builds these files with warnings as errors, and
+    # MyST warns when a heading skips a level (## then ####).  Fenced code is
+    # not a heading.
+    import pathlib
+    path = pathlib.Path(__file__).resolve().parent.parent / name
+    if not path.exists():
+        pytest.skip(f"{name} is not beside the tests (installed package)")
+    level, fenced, skips = 0, False, []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if line.startswith("```"):
+            fenced = not fenced
+        if fenced or not line.startswith("#"):
+            continue
+        depth = len(line) - len(line.lstrip("#"))
+        if depth > level + 1 and level:
+            skips.append(f"{name}:{number}: level {level} to {depth}")
+        level = depth
+    assert not skips
