@@ -741,9 +741,20 @@ cdef inline void _dw_narrow(const floating* x, Py_ssize_t steps, Py_ssize_t ldx,
 
 cdef inline Py_ssize_t _stage_stride(Py_ssize_t channels, Py_ssize_t itemsize) noexcept nogil:
     # Row stride (elements) of a staged input tile: channels rounded up to
-    # a whole number of 64-byte lines.
+    # a whole number of 64-byte lines, and to an odd number of them.  Rows
+    # an even number of lines apart fall into a fraction of the L1's 64
+    # sets: 256 float32 channels (16 lines, 1 KiB) put a depthwise block's
+    # 38 input rows (quartz_b8: 6 steps + 32 taps of halo) in 4 sets of 8
+    # ways, which hold 32 lines.  17 lines spread them over every set.
+    # Zen 3, AVX2, 1 thread, bench/ab.py against 16 lines, float32:
+    # quartz_b8 and quartz_b1 0.97, c512_b4 0.97, s4k8_b8 and dm4_s2_b16
+    # 0.97, long_b1 and k8same_b2 0.98; float64 quartz_b8 0.94; shapes whose
+    # rows were already an odd number of lines are unchanged.
     cdef Py_ssize_t per_line = 64 // itemsize
-    return (channels + per_line - 1) // per_line * per_line
+    cdef Py_ssize_t lines = (channels + per_line - 1) // per_line
+    if lines % 2 == 0:
+        lines += 1
+    return lines * per_line
 
 
 cdef inline void _stage_window(Py_ssize_t t0, Py_ssize_t rows, Py_ssize_t steps,
