@@ -357,6 +357,46 @@ def test_channel_counts_around_the_depthwise_blocks(level, dtype, strides):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("taps, strides, dilation, mult, padding", [
+    (1, 1, 1, 1, "valid"), (2, 1, 1, 1, "same"), (7, 1, 1, 2, "same"), (15, 1, 8, 1, "same"),
+    (5, 2, 1, 3, "same"), (9, 3, 2, 1, "valid"), (33, 1, 1, 1, "same"), (4, 4, 5, 2, "same")])
+def test_fewer_channels_than_half_a_vector(level, dtype, taps, strides, dilation, mult,
+                                           padding):
+    # Below half a vector of channels the channels_last depthwise takes the
+    # scalar block (DW_ROWS sums side by side) where a block's taps are all
+    # inside the input, and single sums over the taps inside elsewhere.
+    # Every such count (1 at least), edge tiles with taps outside, NaN and
+    # inf in the input and the weights: the reference (finite batch
+    # element), the channels_first bits (its own depthwise loop, the same
+    # sums in the same order) and the same bits for 1 and 3 threads.
+    lanes = functional.kernel_module().NR["float32" if dtype == np.float32 else "float64"] // 2
+    rng = np.random.default_rng(taps * 31 + strides)
+    for channels in range(1, max(2, lanes // 2)):
+        x, dw, pw, b = _case(rng, batch=3, steps=200, channels=channels, mult=mult,
+                             filters=11, taps=taps, dtype=dtype)
+        x[2, 40:47] = np.nan
+        x[2, 90, 0] = np.inf
+        expected = separable_conv1d_reference(x[:2], dw, pw, b, strides, padding, dilation,
+                                              "channels_last", activations.tanh)
+        kwargs = dict(strides=strides, padding=padding, dilation_rate=dilation,
+                      activation="tanh", isa=level)
+        last = separable_conv1d(x, dw, pw, b, num_threads=1, **kwargs)
+        _assert_close(last[:2], expected, dtype)
+        assert np.isnan(last[2]).any() and not np.isnan(last[2]).all()
+        first = separable_conv1d(np.ascontiguousarray(x.transpose(0, 2, 1)), dw, pw, b,
+                                 data_format="channels_first", num_threads=1, **kwargs)
+        np.testing.assert_array_equal(first.transpose(0, 2, 1), last)
+        np.testing.assert_array_equal(
+            separable_conv1d(x, dw, pw, b, num_threads=3, **kwargs), last)
+        dw_bad = dw.copy()
+        dw_bad[taps // 2, channels - 1, mult - 1] = np.inf
+        last = separable_conv1d(x, dw_bad, pw, b, num_threads=1, **kwargs)
+        first = separable_conv1d(np.ascontiguousarray(x.transpose(0, 2, 1)), dw_bad, pw, b,
+                                 data_format="channels_first", num_threads=1, **kwargs)
+        np.testing.assert_array_equal(first.transpose(0, 2, 1), last)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_taps_around_the_depthwise_register_groups(level, dtype):
     # With DW_TAPS (AVX-512: 4), a stride-1 depthwise block of DW_TAPS + 3
     # taps or more holds the weights of DW_TAPS taps in registers at a time

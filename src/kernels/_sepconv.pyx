@@ -142,6 +142,14 @@ cdef extern from "microkernels.h":
                               const double* w, Py_ssize_t width, Py_ssize_t taps,
                               Py_ssize_t stride, Py_ssize_t dilation, Py_ssize_t first_pos,
                               double* d, Py_ssize_t ld) noexcept nogil
+    void sepconv_dw_few_f32 "SEPCONV_F32_DWCONV_FEW" (const float* x, Py_ssize_t ldx,
+                              const float* w, Py_ssize_t width, Py_ssize_t taps,
+                              Py_ssize_t stride, Py_ssize_t dilation, Py_ssize_t channels,
+                              float* d, Py_ssize_t ld) noexcept nogil
+    void sepconv_dw_few_f64 "SEPCONV_F64_DWCONV_FEW" (const double* x, Py_ssize_t ldx,
+                              const double* w, Py_ssize_t width, Py_ssize_t taps,
+                              Py_ssize_t stride, Py_ssize_t dilation, Py_ssize_t channels,
+                              double* d, Py_ssize_t ld) noexcept nogil
     void sepconv_micro_store_f32 "SEPCONV_F32_GEMM_STORE" (
         Py_ssize_t kc, const float* a, Py_ssize_t a_row, Py_ssize_t a_col, const float* b,
         Py_ssize_t b_row, const float* c, Py_ssize_t c_row, int first, float* out,
@@ -936,6 +944,19 @@ cdef inline void _stage_transposed(const floating* x, Py_ssize_t steps, Py_ssize
         sepconv_transpose_f64(x + lo, steps, channels, hi - lo, stage, ldx, NULL)
 
 
+cdef inline void _taps_inside(Py_ssize_t pos, Py_ssize_t steps, Py_ssize_t taps,
+                              Py_ssize_t dilation, Py_ssize_t* k_lo,
+                              Py_ssize_t* k_hi) noexcept nogil:
+    # The taps k whose input step pos + k * dilation lies in [0, steps):
+    # [k_lo, k_hi), empty when none does.
+    k_lo[0] = 0 if pos >= 0 else (-pos + dilation - 1) // dilation
+    k_hi[0] = 0 if pos >= steps else (steps - 1 - pos) // dilation + 1
+    if k_hi[0] > taps:
+        k_hi[0] = taps
+    if k_hi[0] < k_lo[0]:
+        k_hi[0] = k_lo[0]
+
+
 cdef void _depthwise_steps_major(const floating* x, Py_ssize_t steps, Py_ssize_t channels,
                                  const floating* dw, Py_ssize_t taps, Py_ssize_t mult,
                                  Py_ssize_t stride, Py_ssize_t dilation, Py_ssize_t pad_left,
@@ -966,7 +987,8 @@ cdef void _depthwise_steps_major(const floating* x, Py_ssize_t steps, Py_ssize_t
     cdef Py_ssize_t lanes = nr // 2
     cdef Py_ssize_t full = channels - channels % nr
     cdef Py_ssize_t rem = channels - full
-    cdef Py_ssize_t block, r, rr, k, m, chunk, cb, ch, pos, lo, hi, first_pos
+    cdef Py_ssize_t block, r, rr, k, m, chunk, cb, ch, pos, lo, hi, first_pos, k_lo, k_hi
+    cdef floating acc
     cdef Py_ssize_t ldx = channels
     cdef Py_ssize_t origin = 0
     cdef const floating* src = x
@@ -1041,18 +1063,30 @@ cdef void _depthwise_steps_major(const floating* x, Py_ssize_t steps, Py_ssize_t
                                d + r * ld + m * channels + narrow, ld)
             if tail >= 0 or narrow >= 0 or rem == 0:
                 continue
+            # Fewer channels than half a vector: the scalar block where every
+            # tap of the block is inside the input, else one sum at a time,
+            # in a register, over each row's taps inside ([k_lo, k_hi)).
+            if first_pos >= 0 and (first_pos + (SEPCONV_DW_ROWS - 1) * stride
+                                   + (taps - 1) * dilation < steps):
+                if floating is float:
+                    sepconv_dw_few_f32(src + (first_pos - origin) * ldx, ldx,
+                                       dw + m * channels, width, taps, stride, dilation,
+                                       channels, d + r * ld + m * channels, ld)
+                else:
+                    sepconv_dw_few_f64(src + (first_pos - origin) * ldx, ldx,
+                                       dw + m * channels, width, taps, stride, dilation,
+                                       channels, d + r * ld + m * channels, ld)
+                continue
             for rr in range(SEPCONV_DW_ROWS):
                 drow = d + (r + rr) * ld + m * channels
-                for ch in range(full, channels):
-                    drow[ch] = 0
-                for k in range(taps):
-                    pos = (t0 + r + rr) * stride + k * dilation - pad_left
-                    if pos < 0 or pos >= steps:
-                        continue
-                    xr = src + (pos - origin) * ldx
-                    wk = dw + k * width + m * channels
-                    for ch in range(full, channels):
-                        drow[ch] += xr[ch] * wk[ch]
+                pos = (t0 + r + rr) * stride - pad_left
+                _taps_inside(pos, steps, taps, dilation, &k_lo, &k_hi)
+                wk = dw + m * channels
+                for ch in range(channels):
+                    acc = 0
+                    for k in range(k_lo, k_hi):
+                        acc = acc + src[(pos + k * dilation - origin) * ldx + ch] * wk[k * width + ch]
+                    drow[ch] = acc
 
 
 cdef inline void _dw_cf_block(const floating** rows, Py_ssize_t steps, const floating* w,

@@ -75,6 +75,14 @@ static int omp_get_max_threads(void) { return 1; }
 #define SEPCONV_K_UNROLL
 #endif
 
+/* The same pragma for loops written once for every compiler (others
+   unroll as they see fit). */
+#if defined(__GNUC__) || defined(__clang__)
+#define SEPCONV_UNROLL_8 _Pragma("GCC unroll 8")
+#else
+#define SEPCONV_UNROLL_8
+#endif
+
 #if SEPCONV_MR % SEPCONV_DW_ROWS != 0
 #error "SEPCONV_DW_ROWS must divide SEPCONV_MR (see src/sepconv/_isa.py)"
 #endif
@@ -140,6 +148,8 @@ static int omp_get_max_threads(void) { return 1; }
 #define SEPCONV_F64_DWCONV_HALF SEPCONV_PASTE(sepconv_f64_dwconv_, SEPCONV_DW_ROWS, x1v__, SEPCONV_LEVEL)
 #define SEPCONV_F32_DWCONV_NARROW SEPCONV_PASTE(sepconv_f32_dwconv_, SEPCONV_DW_ROWS, xhv__, SEPCONV_LEVEL)
 #define SEPCONV_F64_DWCONV_NARROW SEPCONV_PASTE(sepconv_f64_dwconv_, SEPCONV_DW_ROWS, xhv__, SEPCONV_LEVEL)
+#define SEPCONV_F32_DWCONV_FEW SEPCONV_PASTE(sepconv_f32_dwconv_, SEPCONV_DW_ROWS, xc__, SEPCONV_LEVEL)
+#define SEPCONV_F64_DWCONV_FEW SEPCONV_PASTE(sepconv_f64_dwconv_, SEPCONV_DW_ROWS, xc__, SEPCONV_LEVEL)
 #define SEPCONV_F32_DWCONV_CF SEPCONV_PASTE(sepconv_f32_dwconv_cf_, SEPCONV_DW_ROWS, x2v__, SEPCONV_LEVEL)
 #define SEPCONV_F64_DWCONV_CF SEPCONV_PASTE(sepconv_f64_dwconv_cf_, SEPCONV_DW_ROWS, x2v__, SEPCONV_LEVEL)
 /* The same block with the taps at given offsets (strided channels_first). */
@@ -816,6 +826,38 @@ SEPCONV_DEFINE_DW_BLOCK(SEPCONV_F64_DWCONV_HALF, double, sepconv_vd, 1)
    once per tap). */
 SEPCONV_DEFINE_DW_NARROW(SEPCONV_F32_DWCONV_NARROW, float, sepconv_vf_half)
 SEPCONV_DEFINE_DW_NARROW(SEPCONV_F64_DWCONV_NARROW, double, sepconv_vd_half)
+
+/* The channels_last depthwise block for layers with fewer channels than
+   half a vector (the vector blocks above cover everything from there up):
+   DW_ROWS steps x ``channels`` channels, every tap of every row inside the
+   input, x at the block's first input step.  One scalar sum per row and
+   channel, the DW_ROWS rows of a channel side by side, so DW_ROWS chains of
+   multiply-adds are in flight and each weight is loaded once per tap, not
+   once per row.  Each sum runs over the taps in order, as every other
+   block's lanes do. */
+#define SEPCONV_DEFINE_DW_FEW(NAME, T)                                        \
+static inline void NAME(const T* x, Py_ssize_t ldx, const T* w,               \
+                        Py_ssize_t width, Py_ssize_t taps, Py_ssize_t stride, \
+                        Py_ssize_t dilation, Py_ssize_t channels,            \
+                        T* d, Py_ssize_t ld) {                                \
+    const Py_ssize_t row_step = stride * ldx, tap_step = dilation * ldx;      \
+    for (Py_ssize_t c = 0; c < channels; ++c) {                                \
+        T acc[SEPCONV_DW_ROWS];                                                \
+        SEPCONV_UNROLL_8                                                       \
+        for (int r = 0; r < SEPCONV_DW_ROWS; ++r) acc[r] = 0;                  \
+        for (Py_ssize_t k = 0; k < taps; ++k) {                                \
+            const T wk = w[k * width + c];                                     \
+            const T* xk = x + k * tap_step + c;                                \
+            SEPCONV_UNROLL_8                                                   \
+            for (int r = 0; r < SEPCONV_DW_ROWS; ++r)                          \
+                acc[r] = acc[r] + xk[r * row_step] * wk;                       \
+        }                                                                      \
+        SEPCONV_UNROLL_8                                                       \
+        for (int r = 0; r < SEPCONV_DW_ROWS; ++r) d[r * ld + c] = acc[r];      \
+    }                                                                          \
+}
+SEPCONV_DEFINE_DW_FEW(SEPCONV_F32_DWCONV_FEW, float)
+SEPCONV_DEFINE_DW_FEW(SEPCONV_F64_DWCONV_FEW, double)
 
 /* One register block of the channels_first depthwise loop (stride 1):
    DW_ROWS depthwise channels x 2 vectors of consecutive steps, summed over
