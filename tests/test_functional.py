@@ -359,21 +359,32 @@ def test_channel_counts_around_the_depthwise_blocks(level, dtype, strides):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("taps, strides, dilation, mult, padding", [
     (1, 1, 1, 1, "valid"), (2, 1, 1, 1, "same"), (7, 1, 1, 2, "same"), (15, 1, 8, 1, "same"),
-    (5, 2, 1, 3, "same"), (9, 3, 2, 1, "valid"), (33, 1, 1, 1, "same"), (4, 4, 5, 2, "same")])
+    (5, 2, 1, 3, "same"), (9, 3, 2, 1, "valid"), (33, 1, 1, 1, "same"), (4, 4, 5, 2, "same"),
+    (300, 1, 1, 1, "valid"), (20, 1, 9, 1, "same"), (3, 1, 1, 1, "same")])
 def test_fewer_channels_than_half_a_vector(level, dtype, taps, strides, dilation, mult,
                                            padding):
-    # Below half a vector of channels the channels_last depthwise takes the
+    # Below half a vector of channels the channels_last depthwise takes, at
+    # stride 1 with one output per channel, flat runs over whole vectors of
+    # outputs (a table of each tap's weights repeated; edge steps in runs of
+    # the same taps inside; 300 taps outgrow the table), and otherwise the
     # scalar block (DW_ROWS sums side by side) where a block's taps are all
-    # inside the input, and single sums over the taps inside elsewhere.
-    # Every such count (1 at least), edge tiles with taps outside, NaN and
-    # inf in the input and the weights: the reference (finite batch
-    # element), the channels_first bits (its own depthwise loop, the same
-    # sums in the same order) and the same bits for 1 and 3 threads.
+    # inside the input and single sums over the taps inside elsewhere.
+    # Every such count (1 at least), input on a line and an element past
+    # one, edge tiles with taps outside, NaN and inf in the input and the
+    # weights: the reference (finite batch element), the channels_first
+    # bits (its own depthwise loop, the same sums in the same order) and the
+    # same bits for 1 and 3 threads.
     lanes = functional.kernel_module().NR["float32" if dtype == np.float32 else "float64"] // 2
     rng = np.random.default_rng(taps * 31 + strides)
-    for channels in range(1, max(2, lanes // 2)):
-        x, dw, pw, b = _case(rng, batch=3, steps=200, channels=channels, mult=mult,
-                             filters=11, taps=taps, dtype=dtype)
+    steps = 200 if taps < 100 else 480
+    for channels, offset in [(c, o) for c in range(1, max(2, lanes // 2)) for o in (0, 1)]:
+        values, dw, pw, b = _case(rng, batch=3, steps=steps, channels=channels, mult=mult,
+                                  filters=11, taps=taps, dtype=dtype)
+        raw = np.empty(values.size + 64, dtype)
+        start = (-raw.ctypes.data % 64) // raw.itemsize + offset
+        x = raw[start:start + values.size].reshape(values.shape)
+        x[...] = values
+        assert x.ctypes.data % 64 == offset * raw.itemsize
         x[2, 40:47] = np.nan
         x[2, 90, 0] = np.inf
         expected = separable_conv1d_reference(x[:2], dw, pw, b, strides, padding, dilation,

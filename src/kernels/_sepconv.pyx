@@ -150,6 +150,19 @@ cdef extern from "microkernels.h":
                               const double* w, Py_ssize_t width, Py_ssize_t taps,
                               Py_ssize_t stride, Py_ssize_t dilation, Py_ssize_t channels,
                               double* d, Py_ssize_t ld) noexcept nogil
+    Py_ssize_t sepconv_dw_flat_table_f32 "SEPCONV_F32_DWCONV_FLAT_TABLE" (
+        const float* w, Py_ssize_t width, Py_ssize_t taps, Py_ssize_t channels,
+        float* table) noexcept nogil
+    Py_ssize_t sepconv_dw_flat_table_f64 "SEPCONV_F64_DWCONV_FLAT_TABLE" (
+        const double* w, Py_ssize_t width, Py_ssize_t taps, Py_ssize_t channels,
+        double* table) noexcept nogil
+    void sepconv_dw_flat_f32 "SEPCONV_F32_DWCONV_FLAT" (const float* x, Py_ssize_t tap_step,
+                              const float* table, Py_ssize_t p, Py_ssize_t taps, Py_ssize_t n,
+                              float* d) noexcept nogil
+    void sepconv_dw_flat_f64 "SEPCONV_F64_DWCONV_FLAT" (const double* x, Py_ssize_t tap_step,
+                              const double* table, Py_ssize_t p, Py_ssize_t taps,
+                              Py_ssize_t n, double* d) noexcept nogil
+    const int SEPCONV_FLAT_TABLE
     void sepconv_micro_store_f32 "SEPCONV_F32_GEMM_STORE" (
         Py_ssize_t kc, const float* a, Py_ssize_t a_row, Py_ssize_t a_col, const float* b,
         Py_ssize_t b_row, const float* c, Py_ssize_t c_row, int first, float* out,
@@ -804,6 +817,11 @@ cdef inline bint _stage_pays(uintptr_t x, Py_ssize_t row_bytes, Py_ssize_t taps,
     # load crosses a line.
     if x % SEPCONV_VEC_BYTES == 0 and row_bytes % SEPCONV_VEC_BYTES == 0:
         return False
+    # Rows shorter than half a vector go through the scalar block or the
+    # flat run (_depthwise_steps_major), which load no vector from a row:
+    # nothing to align, and the flat run needs the rows where they lie.
+    if 2 * row_bytes < SEPCONV_VEC_BYTES:
+        return False
     if SEPCONV_DW_REUSES(taps, stride, dilation):
         return False
     # The same count over a tile's own ``window`` of input rows (0: a long
@@ -957,6 +975,82 @@ cdef inline void _taps_inside(Py_ssize_t pos, Py_ssize_t steps, Py_ssize_t taps,
         k_hi[0] = k_lo[0]
 
 
+cdef inline void _dw_few_rows(const floating* src, Py_ssize_t steps, Py_ssize_t ldx,
+                              Py_ssize_t origin, const floating* w, Py_ssize_t width,
+                              Py_ssize_t channels, Py_ssize_t taps, Py_ssize_t stride,
+                              Py_ssize_t dilation, Py_ssize_t first_pos, floating* d,
+                              Py_ssize_t ld) noexcept nogil:
+    # One block row of one depthwise output group (w and d at its channel
+    # 0) with fewer channels than half a vector: the scalar block where
+    # every tap of the block is inside the input, else one sum at a time,
+    # in a register, over each row's taps inside ([k_lo, k_hi)).
+    cdef Py_ssize_t rr, ch, k, pos, k_lo, k_hi
+    cdef floating acc
+    cdef floating* drow
+    if first_pos >= 0 and (first_pos + (SEPCONV_DW_ROWS - 1) * stride
+                           + (taps - 1) * dilation < steps):
+        if floating is float:
+            sepconv_dw_few_f32(src + (first_pos - origin) * ldx, ldx, w, width, taps, stride,
+                               dilation, channels, d, ld)
+        else:
+            sepconv_dw_few_f64(src + (first_pos - origin) * ldx, ldx, w, width, taps, stride,
+                               dilation, channels, d, ld)
+        return
+    for rr in range(SEPCONV_DW_ROWS):
+        drow = d + rr * ld
+        pos = first_pos + rr * stride
+        _taps_inside(pos, steps, taps, dilation, &k_lo, &k_hi)
+        for ch in range(channels):
+            acc = 0
+            for k in range(k_lo, k_hi):
+                acc = acc + src[(pos + k * dilation - origin) * ldx + ch] * w[k * width + ch]
+            drow[ch] = acc
+
+
+cdef bint _dw_flat_runs(const floating* x, Py_ssize_t steps, Py_ssize_t channels,
+                        const floating* w, Py_ssize_t taps, Py_ssize_t dilation,
+                        Py_ssize_t pad_left, Py_ssize_t t0, Py_ssize_t rows,
+                        floating* d) noexcept nogil:
+    # A tile of a stride-1 layer with fewer channels than half a vector and
+    # one output per channel (rows of x and d ``channels`` long) as flat
+    # runs (microkernels.h): the steps whose taps are all inside the input
+    # in one, each stretch of edge steps with the same taps inside in one.
+    # False, with nothing written, when the weights' table does not fit.
+    cdef floating table[SEPCONV_FLAT_TABLE]
+    cdef Py_ssize_t p, r, end, pos, k_lo, k_hi, lo2, hi2
+    cdef const floating* src
+    if floating is float:
+        p = sepconv_dw_flat_table_f32(w, channels, taps, channels, table)
+    else:
+        p = sepconv_dw_flat_table_f64(w, channels, taps, channels, table)
+    if p == 0:
+        return False
+    r = 0
+    while r < rows:
+        pos = t0 + r - pad_left
+        _taps_inside(pos, steps, taps, dilation, &k_lo, &k_hi)
+        if k_lo == 0 and k_hi == taps:
+            # up to the first step whose last tap is outside
+            end = steps - (taps - 1) * dilation + pad_left - t0
+            end = rows if end > rows else end
+        else:
+            end = r + 1
+            while end < rows:
+                _taps_inside(pos + end - r, steps, taps, dilation, &lo2, &hi2)
+                if lo2 != k_lo or hi2 != k_hi:
+                    break
+                end += 1
+        src = x + (pos + k_lo * dilation) * channels if k_hi > k_lo else x
+        if floating is float:
+            sepconv_dw_flat_f32(src, dilation * channels, table + k_lo * p, p, k_hi - k_lo,
+                                (end - r) * channels, d + r * channels)
+        else:
+            sepconv_dw_flat_f64(src, dilation * channels, table + k_lo * p, p, k_hi - k_lo,
+                                (end - r) * channels, d + r * channels)
+        r = end
+    return True
+
+
 cdef void _depthwise_steps_major(const floating* x, Py_ssize_t steps, Py_ssize_t channels,
                                  const floating* dw, Py_ssize_t taps, Py_ssize_t mult,
                                  Py_ssize_t stride, Py_ssize_t dilation, Py_ssize_t pad_left,
@@ -987,8 +1081,7 @@ cdef void _depthwise_steps_major(const floating* x, Py_ssize_t steps, Py_ssize_t
     cdef Py_ssize_t lanes = nr // 2
     cdef Py_ssize_t full = channels - channels % nr
     cdef Py_ssize_t rem = channels - full
-    cdef Py_ssize_t block, r, rr, k, m, chunk, cb, ch, pos, lo, hi, first_pos, k_lo, k_hi
-    cdef floating acc
+    cdef Py_ssize_t block, r, rr, k, m, chunk, cb, ch, pos, lo, hi, first_pos
     cdef Py_ssize_t ldx = channels
     cdef Py_ssize_t origin = 0
     cdef const floating* src = x
@@ -1020,6 +1113,13 @@ cdef void _depthwise_steps_major(const floating* x, Py_ssize_t steps, Py_ssize_t
     cdef Py_ssize_t ahead
     cdef Py_ssize_t lead = 0 if stage != NULL else _dw_lead(<uintptr_t>x, channels,
                                                             sizeof(floating), taps, stride)
+    # Fewer channels than half a vector, stride 1, one output per channel,
+    # rows read where they lie and written as long: the tile is flat runs
+    # (_dw_flat_runs), if the weights' table fits.
+    if (rem > 0 and full == 0 and tail < 0 and narrow < 0 and stride == 1 and mult == 1
+            and stage == NULL and lead == 0 and ld == channels):
+        if _dw_flat_runs(x, steps, channels, dw, taps, dilation, pad_left, t0, rows, d):
+            return
     for block in range(rows // SEPCONV_DW_ROWS):
         r = block * SEPCONV_DW_ROWS
         if stage == NULL and taps < 8:
@@ -1063,30 +1163,8 @@ cdef void _depthwise_steps_major(const floating* x, Py_ssize_t steps, Py_ssize_t
                                d + r * ld + m * channels + narrow, ld)
             if tail >= 0 or narrow >= 0 or rem == 0:
                 continue
-            # Fewer channels than half a vector: the scalar block where every
-            # tap of the block is inside the input, else one sum at a time,
-            # in a register, over each row's taps inside ([k_lo, k_hi)).
-            if first_pos >= 0 and (first_pos + (SEPCONV_DW_ROWS - 1) * stride
-                                   + (taps - 1) * dilation < steps):
-                if floating is float:
-                    sepconv_dw_few_f32(src + (first_pos - origin) * ldx, ldx,
-                                       dw + m * channels, width, taps, stride, dilation,
-                                       channels, d + r * ld + m * channels, ld)
-                else:
-                    sepconv_dw_few_f64(src + (first_pos - origin) * ldx, ldx,
-                                       dw + m * channels, width, taps, stride, dilation,
-                                       channels, d + r * ld + m * channels, ld)
-                continue
-            for rr in range(SEPCONV_DW_ROWS):
-                drow = d + (r + rr) * ld + m * channels
-                pos = (t0 + r + rr) * stride - pad_left
-                _taps_inside(pos, steps, taps, dilation, &k_lo, &k_hi)
-                wk = dw + m * channels
-                for ch in range(channels):
-                    acc = 0
-                    for k in range(k_lo, k_hi):
-                        acc = acc + src[(pos + k * dilation - origin) * ldx + ch] * wk[k * width + ch]
-                    drow[ch] = acc
+            _dw_few_rows(src, steps, ldx, origin, dw + m * channels, width, channels, taps,
+                         stride, dilation, first_pos, d + r * ld + m * channels, ld)
 
 
 cdef inline void _dw_cf_block(const floating** rows, Py_ssize_t steps, const floating* w,

@@ -148,6 +148,10 @@ static int omp_get_max_threads(void) { return 1; }
 #define SEPCONV_F64_DWCONV_HALF SEPCONV_PASTE(sepconv_f64_dwconv_, SEPCONV_DW_ROWS, x1v__, SEPCONV_LEVEL)
 #define SEPCONV_F32_DWCONV_NARROW SEPCONV_PASTE(sepconv_f32_dwconv_, SEPCONV_DW_ROWS, xhv__, SEPCONV_LEVEL)
 #define SEPCONV_F64_DWCONV_NARROW SEPCONV_PASTE(sepconv_f64_dwconv_, SEPCONV_DW_ROWS, xhv__, SEPCONV_LEVEL)
+#define SEPCONV_F32_DWCONV_FLAT SEPCONV_PASTE(sepconv_f32_dwconv_, flat, _v__, SEPCONV_LEVEL)
+#define SEPCONV_F64_DWCONV_FLAT SEPCONV_PASTE(sepconv_f64_dwconv_, flat, _v__, SEPCONV_LEVEL)
+#define SEPCONV_F32_DWCONV_FLAT_TABLE SEPCONV_PASTE(sepconv_f32_dwconv_, flat, _v_table__, SEPCONV_LEVEL)
+#define SEPCONV_F64_DWCONV_FLAT_TABLE SEPCONV_PASTE(sepconv_f64_dwconv_, flat, _v_table__, SEPCONV_LEVEL)
 #define SEPCONV_F32_DWCONV_FEW SEPCONV_PASTE(sepconv_f32_dwconv_, SEPCONV_DW_ROWS, xc__, SEPCONV_LEVEL)
 #define SEPCONV_F64_DWCONV_FEW SEPCONV_PASTE(sepconv_f64_dwconv_, SEPCONV_DW_ROWS, xc__, SEPCONV_LEVEL)
 #define SEPCONV_F32_DWCONV_CF SEPCONV_PASTE(sepconv_f32_dwconv_cf_, SEPCONV_DW_ROWS, x2v__, SEPCONV_LEVEL)
@@ -858,6 +862,130 @@ static inline void NAME(const T* x, Py_ssize_t ldx, const T* w,               \
 }
 SEPCONV_DEFINE_DW_FEW(SEPCONV_F32_DWCONV_FEW, float)
 SEPCONV_DEFINE_DW_FEW(SEPCONV_F64_DWCONV_FEW, double)
+
+/* The same layers at stride 1 with one output per channel, x read where it
+   lies (rows exactly ``channels`` long) into d rows as long: then the
+   outputs of consecutive steps are one run of n = steps x channels values,
+   output j summing x[j + k * tap_step] * w[k, j % channels] over the taps,
+   and the run is cut into whole vectors.  The weights of a vector depend on
+   where it starts modulo the channel count, so they repeat every P =
+   lcm(channels, lanes) values: a table of P weights per tap (TABLE, once per
+   tile; at most SEPCONV_FLAT_TABLE values, else the caller takes
+   the scalar block), PV = P / lanes vectors (the odd part of the channel
+   count: 1, 3, 5 or 7).  The steps of a tile whose taps are all inside the
+   input are one run; an edge step's run covers the steps beside it that
+   have the same taps inside, from the table row of the first.  Groups of U periods (U x PV
+   accumulators, 8 or more chains) run the taps with the PV weight vectors
+   in registers; single periods and the last values after them follow.
+   Each value is the same chain of multiply-adds over the taps in order as
+   in every other block. */
+#define SEPCONV_FLAT_TABLE 2048
+#if defined(__GNUC__) || defined(__clang__)
+#define SEPCONV_DEFINE_DW_FLAT_GROUPS(NAME, T, VT, PV, U)                      \
+static inline void NAME(const T* x, Py_ssize_t tap_step, const T* table,       \
+                        Py_ssize_t taps, Py_ssize_t groups, T* d) {            \
+    enum { LANES = SEPCONV_VEC_BYTES / sizeof(T), P = (PV) * LANES };           \
+    for (Py_ssize_t g = 0; g < groups; ++g) {                                   \
+        const T* xg = x + g * (U) * P;                                          \
+        VT acc[(U) * (PV)];                                                     \
+        SEPCONV_UNROLL_8                                                        \
+        for (int i = 0; i < (U) * (PV); ++i) acc[i] = (VT){0};                  \
+        for (Py_ssize_t k = 0; k < taps; ++k) {                                 \
+            VT wv[PV];                                                          \
+            const T* xk = xg + k * tap_step;                                    \
+            SEPCONV_UNROLL_8                                                    \
+            for (int v = 0; v < (PV); ++v)                                      \
+                memcpy(&wv[v], table + k * P + v * LANES, sizeof(VT));          \
+            SEPCONV_UNROLL_8                                                    \
+            for (int u = 0; u < (U); ++u) {                                     \
+                SEPCONV_UNROLL_8                                                \
+                for (int v = 0; v < (PV); ++v) {                                \
+                    VT xv;                                                      \
+                    memcpy(&xv, xk + (u * (PV) + v) * LANES, sizeof(VT));       \
+                    acc[u * (PV) + v] += xv * wv[v];                            \
+                }                                                               \
+            }                                                                   \
+        }                                                                       \
+        SEPCONV_UNROLL_8                                                        \
+        for (int i = 0; i < (U) * (PV); ++i)                                    \
+            memcpy(d + g * (U) * P + i * LANES, &acc[i], sizeof(VT));           \
+    }                                                                           \
+}
+/* U periods a group: 8 or more accumulators, with the PV weights and an
+   input within 16 registers for PV <= 3 (the only PV below 16 lanes). */
+#define SEPCONV_FLAT_U(PV) ((PV) == 1 ? 8 : ((PV) == 3 ? 3 : 2))
+#define SEPCONV_DEFINE_DW_FLAT(NAME, TABLE, T, VT)                              \
+SEPCONV_DEFINE_DW_FLAT_GROUPS(NAME##_p1, T, VT, 1, SEPCONV_FLAT_U(1))                    \
+SEPCONV_DEFINE_DW_FLAT_GROUPS(NAME##_p3, T, VT, 3, SEPCONV_FLAT_U(3))                    \
+SEPCONV_DEFINE_DW_FLAT_GROUPS(NAME##_p5, T, VT, 5, SEPCONV_FLAT_U(5))                    \
+SEPCONV_DEFINE_DW_FLAT_GROUPS(NAME##_p7, T, VT, 7, SEPCONV_FLAT_U(7))                    \
+SEPCONV_DEFINE_DW_FLAT_GROUPS(NAME##_p1_once, T, VT, 1, 1)                      \
+SEPCONV_DEFINE_DW_FLAT_GROUPS(NAME##_p3_once, T, VT, 3, 1)                      \
+SEPCONV_DEFINE_DW_FLAT_GROUPS(NAME##_p5_once, T, VT, 5, 1)                      \
+SEPCONV_DEFINE_DW_FLAT_GROUPS(NAME##_p7_once, T, VT, 7, 1)                      \
+/* TABLE: the table (taps x P values, row k at table + k * P) into       \
+   ``table``; returns P, or 0 when it would not fit SEPCONV_FLAT_TABLE. */   \
+static inline Py_ssize_t TABLE(const T* w, Py_ssize_t width,                   \
+                                      Py_ssize_t taps, Py_ssize_t channels,    \
+                                      T* table) {                              \
+    enum { LANES = SEPCONV_VEC_BYTES / sizeof(T) };                             \
+    Py_ssize_t pv = channels, p;                                                \
+    if (channels <= 0) return 0;                                                \
+    while (pv % 2 == 0) pv /= 2;                                                \
+    p = pv * LANES;                                                             \
+    if (LANES % (channels / pv) != 0 || pv > 7 || taps * p > SEPCONV_FLAT_TABLE) \
+        return 0;                                                               \
+    for (Py_ssize_t k = 0; k < taps; ++k)                                       \
+        for (Py_ssize_t j = 0; j < p; ++j)                                      \
+            table[k * p + j] = w[k * width + j % channels];                     \
+    return p;                                                                   \
+}                                                                               \
+/* The run of n outputs from x (tap 0's input of output 0) into d, over   \
+   ``taps`` taps whose table rows start at ``table`` (a row k_lo on for a  \
+   run that starts at tap k_lo: an edge step's taps inside the input). */  \
+static inline void NAME(const T* x, Py_ssize_t tap_step, const T* table,       \
+                        Py_ssize_t p, Py_ssize_t taps, Py_ssize_t n, T* d) {   \
+    enum { LANES = SEPCONV_VEC_BYTES / sizeof(T) };                             \
+    const Py_ssize_t pv = p / LANES;                                            \
+    const Py_ssize_t per = SEPCONV_FLAT_U(pv);                                  \
+    const Py_ssize_t big = n / (per * p), once = (n % (per * p)) / p;           \
+    const Py_ssize_t done = big * per * p;                                      \
+    switch (pv) {                                                               \
+    case 1: NAME##_p1(x, tap_step, table, taps, big, d);                        \
+            NAME##_p1_once(x + done, tap_step, table, taps, once, d + done); break; \
+    case 3: NAME##_p3(x, tap_step, table, taps, big, d);                        \
+            NAME##_p3_once(x + done, tap_step, table, taps, once, d + done); break; \
+    case 5: NAME##_p5(x, tap_step, table, taps, big, d);                        \
+            NAME##_p5_once(x + done, tap_step, table, taps, once, d + done); break; \
+    default: NAME##_p7(x, tap_step, table, taps, big, d);                       \
+            NAME##_p7_once(x + done, tap_step, table, taps, once, d + done); break; \
+    }                                                                           \
+    for (Py_ssize_t j = done + once * p; j < n; ++j) {                          \
+        T acc = 0;                                                              \
+        for (Py_ssize_t k = 0; k < taps; ++k)                                   \
+            acc = acc + x[j + k * tap_step] * table[k * p + j % p];             \
+        d[j] = acc;                                                             \
+    }                                                                           \
+}
+SEPCONV_DEFINE_DW_FLAT(SEPCONV_F32_DWCONV_FLAT, SEPCONV_F32_DWCONV_FLAT_TABLE, float, sepconv_vf)
+SEPCONV_DEFINE_DW_FLAT(SEPCONV_F64_DWCONV_FLAT, SEPCONV_F64_DWCONV_FLAT_TABLE, double, sepconv_vd)
+#else
+/* Without vector types: no table, so never taken (the scalar block does
+   these layers). */
+#define SEPCONV_DEFINE_DW_FLAT_PLAIN(NAME, TABLE, T)                           \
+static inline Py_ssize_t TABLE(const T* w, Py_ssize_t width,                   \
+                                      Py_ssize_t taps, Py_ssize_t channels,    \
+                                      T* table) {                              \
+    (void)w; (void)width; (void)taps; (void)channels; (void)table;             \
+    return 0;                                                                   \
+}                                                                               \
+static inline void NAME(const T* x, Py_ssize_t tap_step, const T* table,       \
+                        Py_ssize_t p, Py_ssize_t taps, Py_ssize_t n, T* d) {   \
+    (void)x; (void)tap_step; (void)table; (void)p; (void)taps; (void)n; (void)d; \
+}
+SEPCONV_DEFINE_DW_FLAT_PLAIN(SEPCONV_F32_DWCONV_FLAT, SEPCONV_F32_DWCONV_FLAT_TABLE, float)
+SEPCONV_DEFINE_DW_FLAT_PLAIN(SEPCONV_F64_DWCONV_FLAT, SEPCONV_F64_DWCONV_FLAT_TABLE, double)
+#endif
 
 /* One register block of the channels_first depthwise loop (stride 1):
    DW_ROWS depthwise channels x 2 vectors of consecutive steps, summed over
