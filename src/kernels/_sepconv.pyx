@@ -1081,13 +1081,10 @@ cdef void _depthwise_steps_major(const floating* x, Py_ssize_t steps, Py_ssize_t
     cdef Py_ssize_t lanes = nr // 2
     cdef Py_ssize_t full = channels - channels % nr
     cdef Py_ssize_t rem = channels - full
-    cdef Py_ssize_t block, r, rr, k, m, chunk, cb, ch, pos, lo, hi, first_pos
+    cdef Py_ssize_t block, r, m, chunk, cb, lo, hi, first_pos
     cdef Py_ssize_t ldx = channels
     cdef Py_ssize_t origin = 0
     cdef const floating* src = x
-    cdef const floating* wk
-    cdef const floating* xr
-    cdef floating* drow
     if stage != NULL:
         ldx = _stage_stride(channels, sizeof(floating))
         _stage_window(t0, rows, steps, taps, stride, dilation, pad_left, &lo, &hi)
@@ -1113,11 +1110,12 @@ cdef void _depthwise_steps_major(const floating* x, Py_ssize_t steps, Py_ssize_t
     cdef Py_ssize_t ahead
     cdef Py_ssize_t lead = 0 if stage != NULL else _dw_lead(<uintptr_t>x, channels,
                                                             sizeof(floating), taps, stride)
-    # Fewer channels than half a vector, stride 1, one output per channel,
-    # rows read where they lie and written as long: the tile is flat runs
-    # (_dw_flat_runs), if the weights' table fits.
-    if (rem > 0 and full == 0 and tail < 0 and narrow < 0 and stride == 1 and mult == 1
-            and stage == NULL and lead == 0 and ld == channels):
+    # Fewer channels than half a vector (no vector block above covers
+    # them): _dw_few_rows per block row, or at stride 1 with one output per
+    # channel, rows read where they lie and written as long, the whole tile
+    # as flat runs (_dw_flat_runs) if the weights' table fits.
+    cdef bint few = rem > 0 and full == 0 and tail < 0 and narrow < 0 and lead == 0
+    if (few and stride == 1 and mult == 1 and stage == NULL and ld == channels):
         if _dw_flat_runs(x, steps, channels, dw, taps, dilation, pad_left, t0, rows, d):
             return
     for block in range(rows // SEPCONV_DW_ROWS):
@@ -1161,10 +1159,9 @@ cdef void _depthwise_steps_major(const floating* x, Py_ssize_t steps, Py_ssize_t
                     _dw_narrow(src + narrow, steps, ldx, origin, dw + m * channels + narrow,
                                width, taps, stride, dilation, first_pos,
                                d + r * ld + m * channels + narrow, ld)
-            if tail >= 0 or narrow >= 0 or rem == 0:
-                continue
-            _dw_few_rows(src, steps, ldx, origin, dw + m * channels, width, channels, taps,
-                         stride, dilation, first_pos, d + r * ld + m * channels, ld)
+            if few:
+                _dw_few_rows(src, steps, ldx, origin, dw + m * channels, width, channels,
+                             taps, stride, dilation, first_pos, d + r * ld + m * channels, ld)
 
 
 cdef inline void _dw_cf_block(const floating** rows, Py_ssize_t steps, const floating* w,
